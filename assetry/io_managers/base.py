@@ -1,0 +1,296 @@
+"""The IO manager protocol: how a product is saved, loaded, and observed.
+
+An IO manager is a frozen attrs class whose fields are its settings (they enter
+the asset's fingerprint). It has symmetric verbs:
+
+- ``save(value, location) -> Stored``: write the value atomically; a reader
+  never sees a half-written product under ``location``.
+- ``load(location, annotation=None)``: read it back as the annotated type
+  (``pl.DataFrame``, ``pl.LazyFrame``, ``pa.Table``, ``pathlib.Path``, pandas...);
+  no annotation gives the manager's natural type.
+- ``observe(location, previous=None) -> Observation | None``: the product's
+  current data fingerprint, or ``None`` when it is missing. ``previous`` is what
+  the catalog recorded last time, so a cheap change detector (file stat) can
+  avoid re-reading unchanged content.
+- ``default_location(root, name, partition=None)``: where the product goes
+  when the user does not say.
+
+This module owns the protocol and shared helpers for file products; it never
+touches the catalog.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import pathlib
+import typing
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import attrs
+import xxhash
+
+from assetry.errors import AssetTypeError, StorageError
+
+__all__ = [
+    "FileIOManager",
+    "IOManager",
+    "Observation",
+    "Stored",
+    "TEMP_MARKER",
+    "atomic_path",
+    "hash_file",
+    "load_kind",
+]
+
+#: Every temporary product name contains this marker, so leftovers can be found.
+TEMP_MARKER = ".assetry-tmp-"
+
+_CHUNK = 1 << 20
+
+
+@attrs.frozen
+class Stored:
+    """What ``save`` reports about the product it wrote."""
+
+    location: str
+    rows: int | None = None
+    bytes: int | None = None
+    schema: str | None = None
+
+
+@attrs.frozen
+class Observation:
+    """A product's current state: a cheap change key and its data fingerprint."""
+
+    data_fingerprint: str
+    stat_key: str | None = None
+
+
+class IOManager(abc.ABC):
+    """Base class of every IO manager (subclasses are ``@attrs.frozen``).
+
+    Examples:
+        >>> from assetry.io_managers import Parquet
+        >>> Parquet().default_location(pathlib.Path("data"), "flights")
+        'data/flights.parquet'
+    """
+
+    #: The short name accepted by ``@asset(io="...")``.
+    short_name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def save(self, value: Any, location: str) -> Stored:
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def load(self, location: str, annotation: Any = None) -> Any:
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        """See the module docstring."""
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that enter the fingerprint (every attrs field by default)."""
+        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+
+    def describe(self) -> str:
+        """A one-line description for the catalog's ``io`` column."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({args})"
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """The xxh3-128 hex digest of a file's bytes."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> str:
+    # size, mtime, ctime and inode, as git's index does: a user can reset mtime, not ctime.
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+@contextmanager
+def atomic_path(location: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
+    """Yield a temporary path beside ``location``; rename it into place on success.
+
+    The temporary name sits in the same directory (so the rename is atomic on
+    one file system) and is removed if the body raises.
+    """
+    final = pathlib.Path(location)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create directory {str(final.parent)!r}: {exc}") from exc
+    if final.is_dir():
+        raise StorageError(
+            f"product path {str(final)!r} is a directory where a file is expected; remove it"
+        )
+    tmp = final.with_name(f"{final.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: pathlib.Path) -> None:
+    try:
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        # Best effort: a leftover temporary file is cleaned by the next run.
+        return
+
+
+class FileIOManager(IOManager):
+    """Shared behaviour of managers that store one file per product."""
+
+    extension: ClassVar[str] = ""
+
+    def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
+        if partition is None:
+            return str(root / f"{name}.{self.extension}")
+        return str(root / name / partition / f"data.{self.extension}")
+
+    def save(self, value: Any, location: str) -> Stored:
+        with atomic_path(location) as tmp:
+            rows, schema = self.write(value, tmp)
+        return Stored(location=location, rows=rows, bytes=os.path.getsize(location), schema=schema)
+
+    def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        try:
+            st = os.stat(location)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        key = _stat_key(st)
+        if previous is not None and previous.stat_key == key:
+            return previous
+        return Observation(data_fingerprint=hash_file(location), stat_key=key)
+
+    @abc.abstractmethod
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        """Write ``value`` to ``path``; return its row count and schema (or None)."""
+
+
+# -- loading by annotation -----------------------------------------------------------------
+
+
+def load_kind(annotation: Any) -> str:
+    """Classify a parameter annotation into the kind of value to load.
+
+    One of ``"natural"``, ``"polars"``, ``"lazy"``, ``"arrow"``, ``"pandas"``,
+    ``"path"``, ``"dict:<kind>"`` (a dict of one of the former), ``"str"``.
+    """
+    if annotation is None or annotation is typing.Any or annotation is attrs.NOTHING:
+        return "natural"
+    if isinstance(annotation, str):
+        return _kind_from_text(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        args = typing.get_args(annotation)
+        return "dict:" + (load_kind(args[1]) if len(args) == 2 else "natural")
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return load_kind(args[0]) if len(args) == 1 else "natural"
+    if isinstance(annotation, type):
+        if issubclass(annotation, pathlib.PurePath):
+            return "path"
+        mod = annotation.__module__
+        name = annotation.__name__
+        if mod.startswith("polars"):
+            return {"DataFrame": "polars", "LazyFrame": "lazy"}.get(name, "natural")
+        if mod.startswith("pyarrow") and name == "Table":
+            return "arrow"
+        if mod.startswith("pandas") and name == "DataFrame":
+            return "pandas"
+    return "natural"
+
+
+def _kind_from_text(text: str) -> str:
+    # An annotation that could not be resolved (a string): match on its last name.
+    t = text.replace(" ", "")
+    if t.startswith("dict["):
+        inner = t[5:-1].split(",", 1)
+        return "dict:" + (_kind_from_text(inner[1]) if len(inner) == 2 else "natural")
+    last = t.rsplit(".", 1)[-1]
+    return {
+        "DataFrame": "polars" if "pd." not in t and "pandas" not in t else "pandas",
+        "LazyFrame": "lazy",
+        "Table": "arrow",
+        "Path": "path",
+    }.get(last, "natural")
+
+
+def convert_frame(df: Any, kind: str, asset: str = "?") -> Any:
+    """Turn an eager polars frame into the requested kind of value."""
+    if kind in ("natural", "polars"):
+        return df
+    if kind == "lazy":
+        return df.lazy()
+    if kind == "arrow":
+        return df.to_arrow()
+    if kind == "pandas":
+        try:
+            return df.to_pandas()
+        except ModuleNotFoundError as exc:
+            raise AssetTypeError(
+                f"asset {asset!r} asks for a pandas.DataFrame, but pandas is not installed; "
+                "install it with: pip install 'assetry[pandas]'"
+            ) from exc
+    raise AssetTypeError(f"cannot load a frame as {kind!r} for asset {asset!r}")
+
+
+def to_polars(value: Any) -> Any:
+    """Turn a polars, Arrow or pandas frame into an eager polars DataFrame."""
+    import polars as pl
+
+    if isinstance(value, pl.DataFrame):
+        return value
+    if isinstance(value, pl.LazyFrame):
+        return value.collect()
+    return pl.from_arrow(value) if _is_arrow_table(value) else pl.from_pandas(value)
+
+
+def _is_arrow_table(value: Any) -> bool:
+    return type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table"
+
+
+def frame_schema(value: Any) -> str | None:
+    """A JSON text of ``{column: dtype}`` for a polars or Arrow frame, else None."""
+    import json
+
+    import polars as pl
+
+    if isinstance(value, pl.DataFrame):
+        schema = value.schema
+    elif isinstance(value, pl.LazyFrame):
+        schema = value.collect_schema()
+    elif _is_arrow_table(value):
+        return json.dumps({f.name: str(f.type) for f in value.schema})
+    else:
+        return None
+    return json.dumps({k: str(v) for k, v in schema.items()})
+
+
+Saver = Callable[[Any, pathlib.Path], tuple[int | None, str | None]]

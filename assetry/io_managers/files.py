@@ -1,0 +1,189 @@
+"""File IO managers: one product, one file (Parquet, CSV, JSON, Pickle).
+
+Each writes through :func:`~assetry.io_managers.base.atomic_path` and loads by
+the parameter's annotation. They know nothing of the catalog or the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, ClassVar
+
+import attrs
+
+from assetry.errors import AssetTypeError
+from assetry.io_managers.base import (
+    FileIOManager,
+    convert_frame,
+    frame_schema,
+    load_kind,
+    to_polars,
+)
+
+__all__ = ["CSV", "JSON", "Parquet", "Pickle"]
+
+
+def _frame_or_fail(value: Any, manager: str) -> Any:
+    import polars as pl
+
+    if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
+        return value
+    mod = type(value).__module__
+    if mod.startswith(("pyarrow", "pandas")) and type(value).__name__ in ("Table", "DataFrame"):
+        return to_polars(value)
+    raise AssetTypeError(
+        f"{manager} stores data frames, but the value is {type(value).__name__}; "
+        "return a polars, Arrow or pandas frame, or choose another io="
+    )
+
+
+@attrs.frozen
+class Parquet(FileIOManager):
+    """One Parquet file; the default for polars and Arrow frames.
+
+    A ``pl.LazyFrame`` value is streamed to the file with ``sink_parquet``; a
+    downstream annotated ``pl.LazyFrame`` gets a real ``scan_parquet``.
+
+    Examples:
+        >>> Parquet(compression="snappy").describe()
+        "Parquet(compression='snappy')"
+    """
+
+    compression: str = "zstd"
+    short_name: ClassVar[str] = "parquet"
+    extension: ClassVar[str] = "parquet"
+
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        import polars as pl
+
+        if _is_arrow(value):
+            import pyarrow.parquet as pq
+
+            pq.write_table(value, path, compression=self.compression)
+            return value.num_rows, frame_schema(value)
+        frame = _frame_or_fail(value, "Parquet")
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(path, compression=self.compression)
+            return pl.scan_parquet(path).select(pl.len()).collect().item(), frame_schema(frame)
+        frame.write_parquet(path, compression=self.compression)
+        return frame.height, frame_schema(frame)
+
+    def load(self, location: str, annotation: Any = None) -> Any:
+        import polars as pl
+
+        kind = load_kind(annotation)
+        if kind == "path":
+            return pathlib.Path(location)
+        if kind == "lazy":
+            return pl.scan_parquet(location)
+        if kind == "arrow":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(location)
+        return convert_frame(pl.read_parquet(location), kind)
+
+
+@attrs.frozen
+class CSV(FileIOManager):
+    """One CSV file with a header row.
+
+    Examples:
+        >>> CSV(separator=";").describe()
+        "CSV(separator=';')"
+    """
+
+    separator: str = ","
+    short_name: ClassVar[str] = "csv"
+    extension: ClassVar[str] = "csv"
+
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        import polars as pl
+
+        frame = _frame_or_fail(value, "CSV")
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
+        frame.write_csv(path, separator=self.separator)
+        return frame.height, frame_schema(frame)
+
+    def load(self, location: str, annotation: Any = None) -> Any:
+        import polars as pl
+
+        kind = load_kind(annotation)
+        if kind == "path":
+            return pathlib.Path(location)
+        if kind == "lazy":
+            return pl.scan_csv(location, separator=self.separator)
+        return convert_frame(pl.read_csv(location, separator=self.separator), kind)
+
+
+@attrs.frozen
+class JSON(FileIOManager):
+    """One JSON file; the default for ``dict`` and ``list`` of plain values.
+
+    Keys are sorted so that equal values give equal bytes (and equal fingerprints).
+
+    Examples:
+        >>> JSON().describe()
+        'JSON(indent=None)'
+    """
+
+    indent: int | None = None
+    short_name: ClassVar[str] = "json"
+    extension: ClassVar[str] = "json"
+
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        try:
+            text = json.dumps(value, indent=self.indent, sort_keys=True)
+        except TypeError as exc:
+            raise AssetTypeError(
+                f"JSON stores plain values, but the value is not JSON-serializable ({exc}); "
+                "return dicts, lists, strings and numbers, or choose io='pickle'"
+            ) from exc
+        path.write_text(text, encoding="utf-8")
+        return (len(value) if isinstance(value, (list, dict)) else None), None
+
+    def load(self, location: str, annotation: Any = None) -> Any:
+        if load_kind(annotation) == "path":
+            return pathlib.Path(location)
+        with open(location, encoding="utf-8") as f:
+            return json.load(f)
+
+
+@attrs.frozen
+class Pickle(FileIOManager):
+    """One cloudpickle file; the default for any other value.
+
+    Examples:
+        >>> Pickle().describe()
+        'Pickle(protocol=5)'
+    """
+
+    protocol: int = 5
+    short_name: ClassVar[str] = "pickle"
+    extension: ClassVar[str] = "pkl"
+
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        import cloudpickle
+
+        try:
+            data = cloudpickle.dumps(value, protocol=self.protocol)
+        except Exception as exc:
+            raise AssetTypeError(
+                f"the value of type {type(value).__name__} cannot be pickled ({exc})"
+            ) from exc
+        path.write_bytes(data)
+        rows = len(value) if hasattr(value, "__len__") else None
+        return rows, frame_schema(value)
+
+    def load(self, location: str, annotation: Any = None) -> Any:
+        import cloudpickle
+
+        if load_kind(annotation) == "path":
+            return pathlib.Path(location)
+        with open(location, "rb") as f:
+            return cloudpickle.load(f)
+
+
+def _is_arrow(value: Any) -> bool:
+    return type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table"
