@@ -1,0 +1,272 @@
+"""Command line targets: from ``TARGET`` to the Python modules that hold the assets.
+
+It owns the rule that turns a dotted module path, a ``.py`` file, a directory
+or an ``assetry.yaml`` spec into imported modules, and the one-line error when
+the user's code does not import. It collects no assets and runs nothing.
+
+The rule, in order:
+
+1. A path ending in ``.yaml`` or ``.yml`` is a spec; its ``assets:`` entries are
+   loaded by the rules below, dotted names with the spec's directory on ``sys.path``.
+2. A directory holding ``assetry.yaml`` (or ``assetry.yml``) is that spec.
+3. Another directory stands for the ``.py`` files directly in it, in name order
+   (subdirectories are not searched). When the directory is a package (it has
+   an ``__init__.py``), the package is imported first and every file becomes its
+   submodule, so relative imports work; an ``__init__.py`` alone is the package.
+4. A path ending in ``.py`` is that file. A file inside a package is imported as
+   a submodule of that package, so its relative imports work.
+5. Anything else is a dotted module path (``pkg.pipeline``), imported with the
+   current directory on ``sys.path``; a package brings its direct submodules.
+
+Files are imported under a stable name derived from their absolute path
+(``_assetry_pipeline_1a2b3c4d5e``), registered in ``sys.modules`` and for
+pickling by value with cloudpickle, so worker processes need not import them.
+A file's directory is put on ``sys.path`` so that ``import helpers`` beside
+it works. Every call imports the files afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import pathlib
+import pkgutil
+import re
+import sys
+import sysconfig
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from assetry.errors import AssetError
+from assetry.spec import Spec, load_spec
+
+__all__ = ["Target", "load_target"]
+
+_SPEC_NAMES = ("assetry.yaml", "assetry.yml")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_PREFIX = "_assetry_"
+
+
+@attrs.frozen
+class Target:
+    """What a ``TARGET`` stands for: its modules, in order, and its spec if any.
+
+    Examples:
+        >>> Target(modules=(), spec=None).modules
+        ()
+    """
+
+    modules: tuple[types.ModuleType, ...]
+    spec: Spec | None = None
+
+
+def load_target(target: str | os.PathLike[str]) -> Target:
+    """Import what ``target`` names (see the module docstring for the rule).
+
+    Args:
+        target: A dotted module path, a ``.py`` file, a directory, or an
+            ``assetry.yaml`` spec (or a directory holding one).
+
+    Returns:
+        The imported modules, without duplicates, and the spec if one was used.
+
+    Raises:
+        AssetError: The target does not exist, or the user's code fails to
+            import; the message gives the file, the line and the exception.
+
+    Examples:
+        >>> load_target("json").modules[0].__name__
+        'json'
+    """
+    text = os.fspath(target)
+    path = pathlib.Path(text).expanduser()
+    loader = _Loader()
+    if path.suffix in (".yaml", ".yml"):
+        return loader.spec(load_spec(path))
+    if path.is_dir():
+        for name in _SPEC_NAMES:
+            if (path / name).is_file():
+                return loader.spec(load_spec(path / name))
+    if path.is_dir() or path.suffix == ".py":
+        return Target(_unique(loader.path(path)))
+    if _DOTTED.fullmatch(text):
+        return Target(_unique(loader.dotted(text, pathlib.Path.cwd())))
+    raise AssetError(
+        f"target {text!r} does not exist; give a dotted module path, a .py file, "
+        "a directory of them, or an assetry.yaml spec"
+    )
+
+
+def _unique(modules: list[types.ModuleType]) -> tuple[types.ModuleType, ...]:
+    return tuple({id(m): m for m in modules}.values())
+
+
+def _stable_name(path: pathlib.Path) -> str:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", path.stem)
+    return f"{_PREFIX}{stem}_{digest}"
+
+
+def _package_chain(path: pathlib.Path) -> list[pathlib.Path]:
+    """The package directories holding ``path``, outermost first."""
+    chain: list[pathlib.Path] = []
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        chain.insert(0, folder)
+        folder = folder.parent
+    return chain
+
+
+class _Loader:
+    """One load: imports each file once, afresh, and reuses what its siblings imported."""
+
+    def __init__(self) -> None:
+        self.before = set(sys.modules)  # what was imported before this load
+        self.executed: set[str] = set()  # stable names executed by this load
+
+    def spec(self, spec: Spec) -> Target:
+        modules: list[types.ModuleType] = []
+        for entry in spec.assets:
+            if os.path.isabs(entry):
+                modules += self.path(pathlib.Path(entry))
+            else:
+                modules += self.dotted(entry, spec.directory)
+        return Target(_unique(modules), spec)
+
+    def path(self, path: pathlib.Path) -> list[types.ModuleType]:
+        path = path.resolve()
+        if path.is_dir():
+            files = sorted(p for p in path.glob("*.py") if p.is_file() and p.name != "__init__.py")
+            if (path / "__init__.py").is_file():
+                package = self.file(path / "__init__.py")
+                return [self.file(f) for f in files] if files else [package]
+            return [self.file(f) for f in files]
+        if not path.is_file():
+            raise AssetError(f"target {str(path)!r} does not exist; check the path")
+        return [self.file(path)]
+
+    def file(self, path: pathlib.Path) -> types.ModuleType:
+        """Import one file under its stable name (as a submodule inside a package)."""
+        sibling = self._imported_by_sibling(path)
+        if sibling is not None:
+            return sibling
+        chain = _package_chain(path)
+        self._prepare(chain[0].parent if chain else path.parent)
+        if not chain:
+            return self._execute(_stable_name(path), path, None)
+        name = _stable_name(chain[0])
+        if name not in self.executed:
+            self._execute(name, chain[0] / "__init__.py", [str(chain[0])])
+        subs = chain[1:] if path.name == "__init__.py" else [*chain[1:], path]
+        for sub in subs:
+            name = f"{name}.{sub.stem if sub.suffix == '.py' else sub.name}"
+            _guarded(path, lambda n=name: importlib.import_module(n))
+        return sys.modules[name]
+
+    def dotted(self, name: str, folder: pathlib.Path) -> list[types.ModuleType]:
+        self._prepare(folder)
+        module = _guarded(None, lambda: importlib.import_module(name), dotted=name)
+        if not hasattr(module, "__path__"):
+            return [module]
+        subs = sorted(info.name for info in pkgutil.iter_modules(module.__path__))
+        return [module] + [
+            _guarded(None, lambda s=s: importlib.import_module(f"{name}.{s}"), dotted=name)
+            for s in subs
+        ]
+
+    def _prepare(self, folder: pathlib.Path) -> None:
+        """Put ``folder`` on ``sys.path``; forget user modules of earlier loads named as its files.
+
+        Such a module is either this folder's file, imported before an edit, or a
+        namesake from another folder that would shadow it; both must be imported afresh.
+        """
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        libraries = _library_prefixes()
+        stems = {file.stem for file in folder.glob("*.py")}
+        for stem in stems & self.before:
+            origin = getattr(sys.modules.get(stem), "__file__", None)
+            if origin and not os.path.realpath(origin).startswith(libraries):
+                del sys.modules[stem]
+        self.before -= stems
+
+    def _imported_by_sibling(self, path: pathlib.Path) -> types.ModuleType | None:
+        for name, module in list(sys.modules.items()):
+            if name in self.before or name.startswith(_PREFIX):
+                continue
+            file = getattr(module, "__file__", None)
+            if file and os.path.realpath(file) == str(path):
+                return module
+        return None
+
+    def _execute(self, name: str, path: pathlib.Path, search: list[str] | None) -> types.ModuleType:
+        for stale in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[stale]
+        spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=search)
+        if spec is None or spec.loader is None:
+            raise AssetError(f"cannot import {str(path)!r}: it is not a Python source file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        self.executed.add(name)
+        try:
+            _guarded(path, lambda: spec.loader.exec_module(module))  # type: ignore[union-attr]
+        except AssetError:
+            del sys.modules[name]
+            raise
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
+        return module
+
+
+def _guarded(
+    path: pathlib.Path | None, action: Callable[[], Any], dotted: str | None = None
+) -> Any:
+    """Run an import; turn any failure into one line naming the user's file and line."""
+    try:
+        return action()
+    except SyntaxError as exc:
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else str(path or dotted)
+        raise AssetError(f"cannot import {where}: SyntaxError: {exc.msg}") from exc
+    except ModuleNotFoundError as exc:
+        if dotted is not None and exc.name and (dotted + ".").startswith(exc.name + "."):
+            raise AssetError(
+                f"target {dotted!r} is not an importable module ({exc}); run from the "
+                "directory that holds it, or give a .py file or directory"
+            ) from exc
+        raise _import_error(exc, path, dotted) from exc
+    except Exception as exc:
+        raise _import_error(exc, path, dotted) from exc
+
+
+def _import_error(exc: BaseException, path: pathlib.Path | None, dotted: str | None) -> AssetError:
+    frame = _user_frame(exc)
+    where = f"{frame.filename}:{frame.lineno}" if frame else str(path or dotted)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    label = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return AssetError(f"cannot import {where}: {label}")
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    """Directories of Python's, installed packages' and assetry's own code."""
+    paths = sysconfig.get_paths()
+    dirs = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.add(os.path.dirname(os.path.realpath(__file__)))
+    return tuple(d + os.sep for d in sorted(dirs))
+
+
+def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame in the user's own code (not Python's, a package's or assetry's)."""
+    libraries = _library_prefixes()
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and not os.path.realpath(f.filename).startswith(libraries)
+    ]
+    return frames[-1] if frames else None

@@ -1,0 +1,181 @@
+"""Run reporters and status tables: what a person sees during and after a run."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import attrs
+import polars as pl
+import pytest
+
+from assetry.reporting import (
+    PlainReporter,
+    RichReporter,
+    format_duration,
+    format_rows,
+    make_reporter,
+    status_table,
+)
+
+ANSI = re.compile(r"\x1b\[")
+
+
+@attrs.frozen
+class Record:
+    """What the engine hands to asset_finished."""
+
+    asset: str
+    status: str
+    reason: str
+    duration_s: float | None = None
+    rows: int | None = None
+    error: str | None = None
+    partition: str | None = None
+
+
+@attrs.frozen
+class Result:
+    """What the engine hands to run_finished."""
+
+    materialized: list[str]
+    skipped: list[str]
+    failed: list[str]
+    blocked: list[str]
+
+    @property
+    def success(self) -> bool:
+        return not self.failed and not self.blocked
+
+
+RECORDS = [
+    Record("flights", "skipped", "up to date", None, 336776),
+    Record("delays", "materialized", "code changed", 0.123, 336),
+    Record("daily", "materialized", "never materialized", 0.5, 10, partition="2013-01-01"),
+    Record("report", "failed", "upstream changed: delays", 0.01, None, "ValueError: boom\nmore"),
+    Record("summary[x]", "blocked", "upstream failed: report"),
+]
+RESULT = Result(["delays", "daily[2013-01-01]"], ["flights"], ["report"], ["summary[x]"])
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _run(reporter) -> None:
+    reporter.run_started([r.asset for r in RECORDS])
+    for record in RECORDS:
+        reporter.asset_started(record.asset)
+        reporter.asset_finished(record)
+    reporter.run_finished(RESULT)
+
+
+def test_plain_reporter_writes_one_line_per_asset_and_a_count() -> None:
+    """Plain output: one greppable line per finished asset, then the counts; no ANSI."""
+    out = io.StringIO()
+    _run(PlainReporter(out))
+    lines = out.getvalue().splitlines()
+    assert lines[:5] == [
+        "assetry: skipped flights (up to date) 336,776 rows",
+        "assetry: materialized delays (code changed) 0.12s 336 rows",
+        "assetry: materialized daily[2013-01-01] (never materialized) 0.50s 10 rows",
+        "assetry: failed report (upstream changed: delays) 0.01s: ValueError: boom",
+        "assetry: blocked summary[x] (upstream failed: report)",
+    ]
+    assert re.fullmatch(
+        r"assetry: 2 materialized, 1 skipped, 1 failed, 1 blocked in \d+\.\d\ds", lines[5]
+    )
+    assert not ANSI.search(out.getvalue())
+
+
+def test_rich_reporter_prints_a_summary_table() -> None:
+    """Rich output ends with a table of every asset, the errors and the counts."""
+    out = io.StringIO()
+    _run(RichReporter(out))
+    text = out.getvalue()
+    for name in ("flights", "delays", "daily[2013-01-01]", "report", "summary[x]"):
+        assert name in text
+    assert re.search(r"delays\s+materialized\s+code changed\s+0\.12s\s+336", text)
+    assert "report: ValueError: boom" in text and "more" not in text
+    assert "2 materialized, 1 skipped, 1 failed, 1 blocked" in text.splitlines()[-1]
+
+
+def test_rich_reporter_on_a_terminal_colours_and_finishes_cleanly() -> None:
+    """On a terminal the live bar runs and the summary uses colour."""
+    out = _Tty()
+    _run(RichReporter(out))
+    assert ANSI.search(out.getvalue())
+    assert "1 failed" in out.getvalue()
+
+
+def test_rich_table_hides_skipped_assets_of_a_big_run() -> None:
+    """Past 30 assets the table lists only what did not skip, and counts the rest."""
+    out = io.StringIO()
+    reporter = RichReporter(out)
+    names = [f"a{i}" for i in range(40)]
+    reporter.run_started(names)
+    for name in names:
+        reporter.asset_finished(Record(name, "skipped" if name != "a7" else "materialized", "x"))
+    reporter.run_finished(Result(["a7"], names[:7] + names[8:], [], []))
+    text = out.getvalue()
+    assert "a7" in text and "a8 " not in text and "and 39 skipped (up to date)" in text
+
+
+@pytest.mark.parametrize(
+    ("stream", "kind"),
+    [(io.StringIO(), PlainReporter), (_Tty(), RichReporter)],
+    ids=["pipe", "terminal"],
+)
+def test_make_reporter_picks_by_terminal(stream, kind) -> None:
+    """make_reporter gives Rich on a terminal and plain text otherwise."""
+    assert isinstance(make_reporter(stream), kind)
+
+
+STATUS = pl.DataFrame(
+    {
+        "asset": ["flights", "delays"],
+        "fresh": [True, False],
+        "reason": ["up to date", "code changed"],
+    }
+)
+
+
+def test_status_table_plain_text_is_aligned() -> None:
+    """Plain status: aligned columns, fresh/stale words, a closing count, no ANSI."""
+    out = io.StringIO()
+    status_table(STATUS, out)
+    assert out.getvalue().splitlines() == [
+        "asset    fresh  reason",
+        "flights  fresh  up to date",
+        "delays   stale  code changed",
+        "1 fresh, 1 stale",
+    ]
+
+
+def test_status_table_on_a_terminal_uses_rich() -> None:
+    """A terminal gets a coloured Rich table with the same words."""
+    out = _Tty()
+    status_table(STATUS, out)
+    text = out.getvalue()
+    assert ANSI.search(text)
+    assert "stale" in ANSI.sub("", text) and "1 fresh, 1 stale" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "sep", "expected"),
+    [(0.123, "", "0.12s"), (12.34, "", "12.3s"), (75.4, " ", "1 min 15 s"), (3600, "", "60min 0s")],
+    ids=["sub-second", "seconds", "minutes", "an-hour"],
+)
+def test_format_duration(seconds, sep, expected) -> None:
+    """Durations read naturally at every scale."""
+    assert format_duration(seconds, unit_sep=sep) == expected
+
+
+def test_format_rows() -> None:
+    """Row counts have thousands separators and a singular."""
+    assert (format_rows(1), format_rows(0), format_rows(1234567)) == (
+        "1 row",
+        "0 rows",
+        "1,234,567 rows",
+    )
