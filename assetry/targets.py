@@ -232,7 +232,7 @@ def _guarded(
     try:
         return action()
     except SyntaxError as exc:
-        where = f"{exc.filename}:{exc.lineno}" if exc.filename else str(path or dotted)
+        where = f"{_shown(exc.filename)}:{exc.lineno}" if exc.filename else _shown(path or dotted)
         raise AssetError(f"cannot import {where}: SyntaxError: {exc.msg}") from exc
     except ModuleNotFoundError as exc:
         if dotted is not None and exc.name and (dotted + ".").startswith(exc.name + "."):
@@ -245,9 +245,18 @@ def _guarded(
         raise _import_error(exc, path, dotted) from exc
 
 
+def _shown(path: str | os.PathLike[str] | None) -> str:
+    """A path as a person reads it: relative to the current directory when inside it."""
+    text = os.fspath(path or "")
+    if not os.path.isabs(text):
+        return text
+    relative = os.path.relpath(text)
+    return text if relative.startswith(os.pardir) else relative
+
+
 def _import_error(exc: BaseException, path: pathlib.Path | None, dotted: str | None) -> AssetError:
     frame = _user_frame(exc)
-    where = f"{frame.filename}:{frame.lineno}" if frame else str(path or dotted)
+    where = f"{_shown(frame.filename)}:{frame.lineno}" if frame else _shown(path or dotted)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     label = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return AssetError(f"cannot import {where}: {label}")
