@@ -87,8 +87,9 @@ class Directory(IOManager):
             return pathlib.Path(location)
         inner = kind.split(":", 1)[1] if kind.startswith("dict:") else "natural"
         ext = f".{self.format.extension}"
+        annotation_for = _annotation_for(inner)
         return {
-            p.name[: -len(ext)]: self.format.load(str(p), _ANNOTATIONS.get(inner))
+            p.name[: -len(ext)]: self.format.load(str(p), annotation_for)
             for p in sorted(pathlib.Path(location).glob(f"*{ext}"))
             if TEMP_MARKER not in p.name
         }
@@ -99,14 +100,16 @@ class Directory(IOManager):
             return None
         key_hash = xxhash.xxh3_128()
         for rel, st in files:
-            key_hash.update(f"{len(rel)}:{rel}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino};")
+            key_hash.update(
+                f"{len(rel)}:{rel}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino};".encode()
+            )
         key = key_hash.hexdigest()
         if previous is not None and previous.stat_key == key:
             return previous
         content = xxhash.xxh3_128()
         for rel, _ in files:
             digest = hash_file(os.path.join(location, rel))
-            content.update(f"{len(rel)}:{rel}:{digest};")
+            content.update(f"{len(rel)}:{rel}:{digest};".encode())
         return Observation(data_fingerprint=content.hexdigest(), stat_key=key)
 
 
@@ -114,14 +117,6 @@ def _annotation_for(kind: str) -> Any:
     import polars as pl
 
     return {"lazy": pl.LazyFrame, "polars": pl.DataFrame, "path": pathlib.Path}.get(kind)
-
-
-class _Annotations(dict):
-    def __missing__(self, kind: str) -> Any:
-        return _annotation_for(kind)
-
-
-_ANNOTATIONS = _Annotations()
 
 
 def _files(root: pathlib.Path) -> list[tuple[str, os.stat_result]] | None:

@@ -1,0 +1,66 @@
+"""assetry: typed assets on dataframes, incremental and exact about what is stale.
+
+Examples:
+    >>> import polars as pl
+    >>> from assetry import asset, materialize
+    >>> @asset
+    ... def numbers() -> pl.DataFrame:
+    ...     return pl.DataFrame({"n": [1, 2, 3]})
+    >>> materialize([numbers], root="data").materialized  # doctest: +SKIP
+    ['numbers']
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from assetry import io_managers
+from assetry.assets.decorator import Asset, asset
+from assetry.assets.result import AssetContext, MaterializeResult
+from assetry.assets.runner import materialize
+from assetry.catalog import Catalog
+from assetry.errors import (
+    AssetError,
+    AssetGraphError,
+    AssetTypeError,
+    CatalogError,
+    CheckError,
+    ClientError,
+    MaterializeError,
+    SchemaError,
+    StorageError,
+)
+
+__version__ = "0.1.0"
+
+
+def load(name: str, catalog: str | os.PathLike[str] = "data/catalog.duckdb", *, partition: str | None = None, as_type: Any = None) -> Any:
+    """The latest stored value of an asset, one call away (handy in notebooks).
+
+    Examples:
+        >>> import polars as pl
+        >>> delays = load("delays", catalog="data/catalog.duckdb", as_type=pl.LazyFrame)  # doctest: +SKIP
+    """
+    return Catalog(catalog).load(name, partition, as_type=as_type)
+
+
+__all__ = [
+    "Asset",
+    "AssetContext",
+    "AssetError",
+    "AssetGraphError",
+    "AssetTypeError",
+    "Catalog",
+    "CatalogError",
+    "CheckError",
+    "ClientError",
+    "MaterializeError",
+    "MaterializeResult",
+    "SchemaError",
+    "StorageError",
+    "asset",
+    "io_managers",
+    "load",
+    "materialize",
+]

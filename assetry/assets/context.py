@@ -1,0 +1,149 @@
+"""What planning needs to know about each asset in one run (or one status call).
+
+:class:`RunContext` gathers the graph, config values, root and the catalog's
+records, and answers per asset: which IO manager and location, what the
+product looks like now, and the fingerprint it would have now (an
+:class:`~assetry.assets.planner.Intent`). It caches per run; it writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from assetry import fingerprints
+from assetry.assets.graph import AssetGraph
+from assetry.assets.planner import Intent, Record
+from assetry.errors import AssetGraphError, StorageError
+from assetry.io_managers import IOManager, default_for_annotation
+from assetry.io_managers.base import Observation
+
+__all__ = ["RunContext", "prepare_root", "resolve_config"]
+
+AUTO_IO = "auto"
+
+
+def resolve_config(graph: AssetGraph, config: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Each asset's config values: defaults overridden by ``config``; unknown names are errors."""
+    values = {name: dict(defaults) for name, defaults in graph.config.items()}
+    problems = []
+    for name, overrides in (config or {}).items():
+        if name not in graph.specs:
+            problems.append(f"config names asset {name!r}, which is not in the graph")
+            continue
+        for param, value in dict(overrides).items():
+            if param not in values[name]:
+                known = ", ".join(sorted(values[name])) or "none"
+                problems.append(
+                    f"config gives {param!r} for asset {name!r}, which has no such config "
+                    f"parameter (its config parameters: {known})"
+                )
+            else:
+                values[name][param] = value
+    if problems:
+        raise AssetGraphError("\n".join(problems))
+    return values
+
+
+def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
+    """Create the root directory and prove it writable, or raise :class:`StorageError`."""
+    path = pathlib.Path(os.path.abspath(os.path.expanduser(str(root))))
+    probe = path / f".assetry-write-probe-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"root {str(path)!r} is not a writable directory ({exc.strerror or exc}); "
+            "choose another root="
+        ) from exc
+    return path
+
+
+@attrs.define
+class RunContext:
+    """Per-run answers about assets: IO manager, location, observation, intent."""
+
+    graph: AssetGraph
+    values: dict[str, dict[str, Any]]
+    root: pathlib.Path
+    rows: dict[tuple[str, str | None], dict[str, Any]]
+    _code: dict[str, str] = attrs.field(factory=dict)
+    _io: dict[str, tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
+    _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
+    _io_fp: dict[str, str] = attrs.field(factory=dict)
+
+    def declared_io(self, name: str) -> IOManager | None:
+        """The IO manager from ``io=`` or the return annotation; None when the value decides."""
+        if name not in self._declared:
+            spec = self.graph.specs[name]
+            self._declared[name] = spec.io or default_for_annotation(spec.hints().get("return"))
+        return self._declared[name]
+
+    def record(self, name: str, partition: str | None = None) -> Record | None:
+        """The catalog's record of a product, if any."""
+        row = self.rows.get((name, partition))
+        return Record.from_row(row) if row is not None else None
+
+    def product(self, name: str, partition: str | None = None) -> tuple[IOManager | None, str | None]:
+        """The IO manager and location of an asset's product (None, None when unknowable)."""
+        key = name if partition is None else f"{name}[{partition}]"
+        if key not in self._io:
+            self._io[key] = self._find_product(name, partition)
+        return self._io[key]
+
+    def _find_product(self, name: str, partition: str | None) -> tuple[IOManager | None, str | None]:
+        io = self.declared_io(name)
+        if io is not None:
+            return io, io.default_location(self.root, name, partition)
+        row = self.rows.get((name, partition))
+        if row is None or row.get("io_pickle") is None:
+            return None, None
+        import cloudpickle
+
+        return cloudpickle.loads(row["io_pickle"]), row["location"]
+
+    def observe(self, name: str, partition: str | None = None) -> Observation | None:
+        """The product's current state (None when missing), re-hashing only on a stat change."""
+        io, location = self.product(name, partition)
+        if io is None or location is None:
+            return None
+        record = self.record(name, partition)
+        previous = record.observation if record is not None and record.location == location else None
+        try:
+            return io.observe(location, previous)
+        except OSError as exc:
+            raise StorageError(f"cannot read the product of {name!r} at {location!r}: {exc}") from exc
+
+    def code_fingerprint(self, name: str) -> str:
+        """The asset's code fingerprint, computed once per run."""
+        if name not in self._code:
+            spec = self.graph.specs[name]
+            code = fingerprints.code_fingerprint(spec.fn, spec.code_version)
+            if spec.extra:
+                code = fingerprints.hash_fields(code=code, extra=dict(spec.extra))
+            self._code[name] = code
+        return self._code[name]
+
+    def io_fingerprint(self, name: str) -> str:
+        """The fingerprint of the asset's declared IO manager settings (``auto`` if undeclared)."""
+        if name not in self._io_fp:
+            io = self.declared_io(name)
+            self._io_fp[name] = AUTO_IO if io is None else fingerprints.hash_fields(
+                io=f"{type(io).__module__}.{type(io).__qualname__}", settings=io.settings()
+            )
+        return self._io_fp[name]
+
+    def intent(self, name: str, upstream: Mapping[str, str]) -> Intent:
+        """The fingerprint the asset would have now, given its upstream data fingerprints."""
+        code = self.code_fingerprint(name)
+        config = fingerprints.config_fingerprint(self.values[name])
+        io = self.io_fingerprint(name)
+        up = dict(upstream)
+        whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
+        return Intent(code=code, config=config, io=io, upstream=up, fingerprint=whole)

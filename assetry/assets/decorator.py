@@ -1,0 +1,203 @@
+"""The ``@asset`` decorator: a plain function becomes an :class:`Asset` holding a frozen spec.
+
+It owns only the description of one asset (:class:`AssetSpec`); edges between
+assets are the graph's business (:mod:`assetry.assets.graph`), and running it
+the runner's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import keyword
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from assetry.errors import AssetGraphError
+from assetry.io_managers import IOManager, resolve
+
+__all__ = ["Asset", "AssetSpec", "Param", "asset", "check_name"]
+
+#: A parameter with this name receives the partition key (see partitions).
+PARTITION_PARAM = "partition"
+
+
+@attrs.frozen
+class Param:
+    """One parameter of an asset function."""
+
+    name: str
+    has_default: bool
+    default: Any = None
+
+
+@attrs.frozen(eq=False)
+class AssetSpec:
+    """Everything ``@asset`` knows about one asset, before the graph is built."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple[Param, ...]
+    deps: tuple[str, ...] = ()
+    io: IOManager | None = None
+    schema: Any = None
+    code_version: str | None = None
+    cache: bool = True
+    on_finish: Callable[..., Any] | None = None
+    on_failure: Callable[..., Any] | None = None
+    checks: tuple[Any, ...] = ()
+    retries: int = 0
+    description: str | None = None
+    tags: Mapping[str, str] = attrs.field(factory=dict)
+    partitions: Any = None
+    kind: str = "python"
+    #: Extra fingerprint material for non-Python assets (the rendered SQL, the client).
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_function(cls, fn: Callable[..., Any], **options: Any) -> AssetSpec:
+        """Build a spec from a function and the options of ``@asset``."""
+        if isinstance(fn, Asset):
+            fn = fn.spec.fn
+        if not inspect.isfunction(fn):
+            raise AssetGraphError(
+                f"@asset decorates functions, but got {type(fn).__name__} {fn!r}; "
+                "wrap the work in a def"
+            )
+        name = options.pop("name", None) or fn.__name__
+        check_name(name, where=f"{fn.__module__}:{fn.__qualname__}")
+        params = []
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise AssetGraphError(
+                    f"asset {name!r} has *{p.name} or **{p.name}; name each upstream asset "
+                    "as its own parameter"
+                )
+            has_default = p.default is not p.empty
+            params.append(Param(p.name, has_default, p.default if has_default else None))
+        deps = tuple(_dep_name(d, name) for d in (options.pop("deps", None) or ()))
+        io = resolve(options.pop("io", None), name)
+        checks = tuple(options.pop("checks", None) or ())
+        retries = options.pop("retries", 0) or 0
+        if not isinstance(retries, int) or retries < 0:
+            raise AssetGraphError(f"asset {name!r} has retries={retries!r}; give a whole number >= 0")
+        tags = dict(options.pop("tags", None) or {})
+        return cls(
+            name=name, fn=fn, params=tuple(params), deps=deps, io=io, checks=checks,
+            retries=retries, tags=tags, **options,
+        )
+
+    @property
+    def location_hint(self) -> str:
+        """``file:line`` of the function, for error messages."""
+        code = self.fn.__code__
+        return f"{code.co_filename}:{code.co_firstlineno}"
+
+    @property
+    def qualname(self) -> str:
+        """``module:function`` of the asset's function."""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+
+    def hints(self) -> dict[str, Any]:
+        """The resolved annotations of the function (strings where they cannot resolve)."""
+        return _hints(self.fn)
+
+
+@functools.lru_cache(maxsize=None)
+def _hints_cached(fn: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        # An annotation naming something not importable here: keep the raw text.
+        hints = dict(getattr(fn, "__annotations__", {}))
+    return tuple(hints.items())
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    return dict(_hints_cached(fn))
+
+
+def check_name(name: Any, where: str = "") -> None:
+    """Reject an asset name that is not a plain identifier (no path separators, no '..')."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        at = f" (at {where})" if where else ""
+        raise AssetGraphError(
+            f"asset name {name!r}{at} is not a valid name; use letters, digits and "
+            "underscores, not starting with a digit (it names files and parameters)"
+        )
+
+
+def _dep_name(dep: Any, owner: str) -> str:
+    if isinstance(dep, Asset):
+        return dep.spec.name
+    if isinstance(dep, str):
+        return dep
+    raise AssetGraphError(
+        f"asset {owner!r} has deps entry {dep!r}; give assets or asset names"
+    )
+
+
+class Asset:
+    """A decorated function: callable as before, with its :class:`AssetSpec` in ``.spec``.
+
+    Examples:
+        >>> @asset
+        ... def numbers() -> list:
+        ...     return [1, 2, 3]
+        >>> numbers()
+        [1, 2, 3]
+        >>> numbers.name
+        'numbers'
+    """
+
+    def __init__(self, spec: AssetSpec) -> None:
+        self.spec = spec
+        functools.update_wrapper(self, spec.fn)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.spec.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<asset {self.spec.name!r} ({self.spec.qualname})>"
+
+
+_OPTIONS = {
+    "name", "io", "deps", "schema", "code_version", "cache", "on_finish", "on_failure",
+    "checks", "retries", "description", "tags", "partitions",
+}
+
+
+def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Declare a function as an asset; its parameters name its upstream assets.
+
+    Works bare (``@asset``) and with options (``@asset(io="csv", deps=[raw])``).
+
+    Examples:
+        >>> import polars as pl
+        >>> @asset(code_version="1")
+        ... def carriers() -> pl.DataFrame:
+        ...     return pl.DataFrame({"carrier": ["AA", "UA"]})
+        >>> carriers.spec.code_version
+        '1'
+    """
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise AssetGraphError(
+            f"@asset got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(sorted(_OPTIONS))}"
+        )
+    if fn is None:
+        return lambda f: Asset(AssetSpec.from_function(f, **options))
+    return Asset(AssetSpec.from_function(fn, **options))
+
+
+def specs_of(objs: Sequence[Any]) -> list[AssetSpec]:
+    """The specs of a list of assets (helper for callers that accept both)."""
+    return [o.spec if isinstance(o, Asset) else o for o in objs]

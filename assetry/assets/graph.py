@@ -1,0 +1,226 @@
+"""The asset graph: edges by parameter name, validated once.
+
+It owns collecting assets from modules and lists, finding dependencies by
+parameter name, and rejecting a graph with a cycle, a duplicate or an unknown
+name (every problem at once, one line each). It does no I/O and runs nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from assetry.assets.decorator import PARTITION_PARAM, Asset, AssetSpec
+from assetry.errors import AssetGraphError
+
+__all__ = ["AssetGraph", "collect"]
+
+
+def collect(objs: Any) -> list[AssetSpec]:
+    """Gather asset specs from an asset, a module, or a (nested) list of these."""
+    found: list[AssetSpec] = []
+    seen: set[int] = set()
+
+    def add(spec: AssetSpec) -> None:
+        if id(spec) not in seen:
+            seen.add(id(spec))
+            found.append(spec)
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, Asset):
+            add(obj.spec)
+        elif isinstance(obj, AssetSpec):
+            add(obj)
+        elif isinstance(obj, types.ModuleType):
+            for value in list(vars(obj).values()):
+                if isinstance(value, Asset):
+                    add(value.spec)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            for item in obj:
+                walk(item)
+        else:
+            raise AssetGraphError(
+                f"cannot take assets from {type(obj).__name__} {obj!r}; give an asset, "
+                "a module holding assets, or a list of these"
+            )
+
+    walk(objs)
+    return found
+
+
+@attrs.frozen
+class AssetGraph:
+    """A validated graph of assets in topological order.
+
+    Examples:
+        >>> from assetry import asset
+        >>> @asset
+        ... def a() -> list: return [1]
+        >>> @asset
+        ... def b(a: list) -> list: return a
+        >>> AssetGraph.build([a, b]).upstream["b"]
+        ('a',)
+    """
+
+    specs: Mapping[str, AssetSpec]
+    #: upstream names per asset: value-passing parameters first, then ``deps=``.
+    upstream: Mapping[str, tuple[str, ...]]
+    #: parameter name -> upstream name, for the parameters that receive a value.
+    inputs: Mapping[str, tuple[str, ...]]
+    #: parameter name -> default, for config parameters.
+    config: Mapping[str, Mapping[str, Any]]
+    downstream: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+
+    @classmethod
+    def build(cls, objs: Any) -> AssetGraph:
+        """Collect and validate; raises :class:`AssetGraphError` listing every problem."""
+        specs = collect(objs)
+        problems: list[str] = []
+        by_name: dict[str, AssetSpec] = {}
+        for spec in specs:
+            other = by_name.get(spec.name)
+            if other is not None and other.fn is not spec.fn:
+                problems.append(
+                    f"asset {spec.name!r} is defined twice: {other.location_hint} and "
+                    f"{spec.location_hint}"
+                )
+                continue
+            by_name[spec.name] = spec
+        names = sorted(by_name)
+        upstream: dict[str, tuple[str, ...]] = {}
+        inputs: dict[str, tuple[str, ...]] = {}
+        config: dict[str, dict[str, Any]] = {}
+        for name, spec in by_name.items():
+            ins, conf = [], {}
+            for p in spec.params:
+                if p.name in by_name and p.name != name:
+                    ins.append(p.name)
+                elif p.name == PARTITION_PARAM and spec.partitions is not None:
+                    continue
+                elif p.has_default:
+                    conf[p.name] = p.default
+                else:
+                    problems.append(_unknown_param(name, p.name, names))
+            for d in spec.deps:
+                if d not in by_name:
+                    problems.append(
+                        f"asset {name!r} has deps entry {d!r}, which names no asset"
+                        f"{_suggest(d, names)}"
+                    )
+            inputs[name] = tuple(ins)
+            upstream[name] = tuple(dict.fromkeys([*ins, *(d for d in spec.deps if d in by_name)]))
+            config[name] = conf
+        if problems:
+            raise AssetGraphError("\n".join(problems))
+        order = _toposort(upstream)
+        downstream: dict[str, list[str]] = {n: [] for n in order}
+        for n in order:
+            for u in upstream[n]:
+                downstream[u].append(n)
+        return cls(
+            specs=by_name,
+            upstream=upstream,
+            inputs=inputs,
+            config=config,
+            downstream={k: tuple(v) for k, v in downstream.items()},
+            order=order,
+        )
+
+    def select(self, select: str | Iterable[str] | None) -> list[str]:
+        """The names a selection picks, in topological order.
+
+        ``"name"`` is the asset alone, ``"+name"`` adds all its upstream,
+        ``"name+"`` all its downstream.
+        """
+        if select is None:
+            return list(self.order)
+        exprs = [select] if isinstance(select, str) else list(select)
+        chosen: set[str] = set()
+        for expr in exprs:
+            raw = expr.strip()
+            up, down = raw.startswith("+"), raw.endswith("+")
+            name = raw.strip("+")
+            if name not in self.specs:
+                raise AssetGraphError(
+                    f"selection {expr!r} names no asset{_suggest(name, sorted(self.specs))}"
+                )
+            chosen.add(name)
+            if up:
+                chosen |= self.ancestors(name)
+            if down:
+                chosen |= self.descendants(name)
+        return [n for n in self.order if n in chosen]
+
+    def ancestors(self, name: str) -> set[str]:
+        """Every asset upstream of ``name`` (transitively)."""
+        return _reach(name, self.upstream)
+
+    def descendants(self, name: str) -> set[str]:
+        """Every asset downstream of ``name`` (transitively)."""
+        return _reach(name, self.downstream)
+
+
+def _reach(start: str, edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(edges[start])
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(edges[n])
+    return seen
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def _unknown_param(asset: str, param: str, names: list[str]) -> str:
+    hint = _suggest(param, names) or (
+        "; give it a default to make it config, or define an asset of that name"
+    )
+    return f"asset {asset!r} has parameter {param!r}, which names no asset{hint}"
+
+
+def _toposort(upstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    # Kahn's algorithm; ties keep definition order, so runs are reproducible.
+    indegree = {n: len(us) for n, us in upstream.items()}
+    children: dict[str, list[str]] = {n: [] for n in upstream}
+    for n, us in upstream.items():
+        for u in us:
+            children[u].append(n)
+    ready = collections.deque(n for n in upstream if indegree[n] == 0)
+    order: list[str] = []
+    while ready:
+        n = ready.popleft()
+        order.append(n)
+        for c in children[n]:
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                ready.append(c)
+    if len(order) < len(upstream):
+        raise AssetGraphError(_cycle_message(upstream, set(upstream) - set(order)))
+    return tuple(order)
+
+
+def _cycle_message(upstream: Mapping[str, tuple[str, ...]], stuck: set[str]) -> str:
+    # Walk upstream edges inside the stuck set until a name repeats: that loop is a cycle.
+    start = min(stuck)
+    path = [start]
+    while True:
+        nxt = min(u for u in upstream[path[-1]] if u in stuck)
+        if nxt in path:
+            cycle = path[path.index(nxt):] + [nxt]
+            break
+        path.append(nxt)
+    cycle.reverse()  # show the direction data flows: upstream -> downstream
+    return "cycle in asset graph: " + " -> ".join(repr(n) for n in cycle)

@@ -1,0 +1,78 @@
+"""Calling hooks safely, and the error a failed run raises.
+
+A hook's exception never loses a stored product or a catalog record: it is
+reported as a warning naming the hook and the asset.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from assetry import errors
+from assetry.errors import MaterializeError
+
+__all__ = ["HookWarning", "call_asset_hook", "call_run_hook", "materialize_error"]
+
+_log = logging.getLogger("assetry")
+
+
+class HookWarning(UserWarning):
+    """A hook raised; the asset's product and records are kept."""
+
+
+def call_asset_hook(hook: Any, context: Any, kind: str) -> None:
+    """Call an asset's ``on_finish`` / ``on_failure`` hook with its context."""
+    if hook is None:
+        return
+    try:
+        hook(context)
+    except Exception as exc:
+        message = (
+            f"{kind} hook {getattr(hook, '__qualname__', hook)!r} of asset {context.asset!r} "
+            f"raised {type(exc).__name__}: {exc}; the asset's product and records are kept"
+        )
+        _log.warning(message)
+        warnings.warn(message, HookWarning, stacklevel=2)
+
+
+def call_run_hook(hook: Any, result: Any, kind: str) -> None:
+    """Call a run-level hook with the result."""
+    if hook is None:
+        return
+    try:
+        hook(result)
+    except Exception as exc:
+        message = (
+            f"run {kind} hook {getattr(hook, '__qualname__', hook)!r} raised "
+            f"{type(exc).__name__}: {exc}"
+        )
+        _log.warning(message)
+        warnings.warn(message, HookWarning, stacklevel=2)
+
+
+_COMBINED: dict[str, type[MaterializeError]] = {}
+
+
+def materialize_error(result: Any) -> MaterializeError:
+    """The error for a run with failures.
+
+    When every failure is of one :class:`~assetry.errors.AssetError` kind
+    (say :class:`SchemaError`), the error is an instance of that kind too.
+    """
+    failed = result.failed
+    lines = [f"{name}: {result.errors.get(name) or 'failed'}" for name in failed]
+    if result.blocked:
+        lines.append("blocked: " + ", ".join(result.blocked))
+    message = f"{len(failed)} asset(s) failed\n" + "\n".join(lines)
+    kinds = {result.error_kinds.get(n) for n in failed}
+    cls: type[MaterializeError] = MaterializeError
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        base = getattr(errors, kind, None) if kind else None
+        if isinstance(base, type) and issubclass(base, errors.AssetError) and base is not MaterializeError:
+            if kind not in _COMBINED:
+                _COMBINED[kind] = type("MaterializeError", (MaterializeError, base), {})  # type: ignore[arg-type]
+            cls = _COMBINED[kind]
+    return cls(message, result)

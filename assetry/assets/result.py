@@ -1,0 +1,152 @@
+"""What a run returns and what hooks receive.
+
+:class:`MaterializeResult` lists names by outcome and loads stored values;
+:class:`StepRecord` is one asset's line in the run; :class:`AssetContext` is
+what ``on_finish`` / ``on_failure`` hooks get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from assetry.errors import StorageError
+from assetry.io_managers import IOManager
+
+__all__ = ["AssetContext", "MaterializeResult", "StepRecord"]
+
+
+@attrs.frozen
+class StepRecord:
+    """One asset (or one partition of it) in a run."""
+
+    asset: str
+    status: str
+    reason: str
+    partition: str | None = None
+    duration_s: float | None = None
+    rows: int | None = None
+    bytes: int | None = None
+    location: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    @property
+    def key(self) -> str:
+        """``asset`` or ``asset[partition]``, as the result lists name it."""
+        return self.asset if self.partition is None else f"{self.asset}[{self.partition}]"
+
+
+@attrs.frozen
+class AssetContext:
+    """What an asset's hooks receive.
+
+    Examples:
+        >>> def on_finish(context):
+        ...     print(context.asset, context.location, context.rows)
+    """
+
+    asset: str
+    status: str
+    run_id: str
+    reason: str
+    location: str | None = None
+    rows: int | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    partition: str | None = None
+
+
+@attrs.define
+class MaterializeResult:
+    """The outcome of ``materialize()``.
+
+    Examples:
+        >>> result = materialize([flights, delays])  # doctest: +SKIP
+        >>> result.success, result.materialized  # doctest: +SKIP
+        (True, ['flights', 'delays'])
+    """
+
+    run_id: str
+    records: list[StepRecord] = attrs.field(factory=list)
+    #: ``asset`` or ``asset[partition]`` -> (io manager, location) of each stored product.
+    products: dict[str, tuple[IOManager, str]] = attrs.field(factory=dict)
+    errors: dict[str, str] = attrs.field(factory=dict)
+    error_kinds: dict[str, str | None] = attrs.field(factory=dict)
+    duration_s: float = 0.0
+
+    def _names(self, status: str) -> list[str]:
+        return [r.key for r in self.records if r.status == status]
+
+    @property
+    def materialized(self) -> list[str]:
+        """Names that ran and were stored, in completion order."""
+        return self._names("materialized")
+
+    @property
+    def skipped(self) -> list[str]:
+        """Names that were fresh."""
+        return self._names("skipped")
+
+    @property
+    def failed(self) -> list[str]:
+        """Names that failed."""
+        return self._names("failed")
+
+    @property
+    def blocked(self) -> list[str]:
+        """Names not run because an upstream failed."""
+        return self._names("blocked")
+
+    @property
+    def success(self) -> bool:
+        """True when nothing failed or was blocked."""
+        return not self.failed and not self.blocked
+
+    @property
+    def reasons(self) -> Mapping[str, str]:
+        """Name -> the reason it ran, or ``up to date``."""
+        return {r.key: r.reason for r in self.records}
+
+    def record(self, name: str) -> StepRecord:
+        """The record of one asset (or ``asset[partition]``)."""
+        for r in self.records:
+            if r.key == name:
+                return r
+        raise KeyError(f"asset {name!r} was not part of this run")
+
+    def load(self, name: str, as_type: Any = None) -> Any:
+        """The stored value of an asset of this run, as ``as_type`` (natural type by default)."""
+        if name not in self.products:
+            raise StorageError(
+                f"asset {name!r} has no stored product in this run; stored: "
+                f"{', '.join(sorted(self.products)) or 'none'}"
+            )
+        io, location = self.products[name]
+        return io.load(location, as_type)
+
+    def __repr__(self) -> str:
+        return (
+            f"<MaterializeResult {'ok' if self.success else 'FAILED'}: "
+            f"{len(self.materialized)} materialized, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed, {len(self.blocked)} blocked>"
+        )
+
+    def to_polars(self) -> Any:
+        """One row per asset: asset, partition, status, reason, duration_s, rows, error."""
+        import polars as pl
+
+        return pl.DataFrame(
+            [attrs.asdict(r) for r in self.records],
+            schema={
+                "asset": pl.String, "status": pl.String, "reason": pl.String,
+                "partition": pl.String, "duration_s": pl.Float64, "rows": pl.Int64,
+                "bytes": pl.Int64, "location": pl.String, "error": pl.String,
+                "attempts": pl.Int64,
+            },
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_polars().select("asset", "partition", "status", "reason", "duration_s", "rows")._repr_html_()

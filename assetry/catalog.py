@@ -1,0 +1,363 @@
+"""The DuckDB catalog: the fingerprint of every product, and the history of every run.
+
+It owns the schema (created and versioned here), opening the file (with a
+bounded wait when another process holds it), the batched writer a run uses, and
+the public :class:`Catalog` that users query. Deciding freshness is the
+planner's job; this module only stores and returns records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import queue
+import re
+import threading
+import time
+from typing import Any
+
+from assetry.errors import CatalogError
+
+__all__ = ["Catalog", "SCHEMA_VERSION", "connect"]
+
+#: Bumped when a table changes; a catalog from a newer version is refused.
+SCHEMA_VERSION = 1
+
+_TABLES = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "runs": (
+        "run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, "
+        "n_materialized INTEGER, n_skipped INTEGER, n_failed INTEGER, n_blocked INTEGER, "
+        "root VARCHAR, executor VARCHAR, pid INTEGER"
+    ),
+    "materializations": (
+        "run_id VARCHAR, asset VARCHAR, partition VARCHAR, status VARCHAR, reason VARCHAR, "
+        "fingerprint VARCHAR, code_fingerprint VARCHAR, data_fingerprint VARCHAR, "
+        "started_at TIMESTAMP, duration_s DOUBLE, rows BIGINT, bytes BIGINT, location VARCHAR, "
+        "error VARCHAR, attempts INTEGER"
+    ),
+    "assets": (
+        "asset VARCHAR, partition VARCHAR, fingerprint VARCHAR, code_fingerprint VARCHAR, "
+        "config_fingerprint VARCHAR, io_fingerprint VARCHAR, upstream VARCHAR, "
+        "data_fingerprint VARCHAR, stat_key VARCHAR, io VARCHAR, io_pickle BLOB, "
+        "location VARCHAR, rows BIGINT, bytes BIGINT, schema VARCHAR, updated_at TIMESTAMP, "
+        "run_id VARCHAR"
+    ),
+    "dependencies": "asset VARCHAR, upstream VARCHAR",
+    "checks": (
+        'run_id VARCHAR, asset VARCHAR, partition VARCHAR, "check" VARCHAR, passed BOOLEAN, '
+        "blocking BOOLEAN, detail VARCHAR"
+    ),
+}
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+_DEFAULT_WAIT = float(os.environ.get("ASSETRY_CATALOG_WAIT", "120"))
+
+
+def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
+    """Open the catalog file, waiting up to ``wait`` seconds while another process holds it.
+
+    Raises :class:`CatalogError` when the file is not a DuckDB database, was
+    written by a newer assetry, or stays locked.
+    """
+    import duckdb
+
+    path = pathlib.Path(path)
+    if read_only and not path.exists():
+        raise CatalogError(f"catalog {str(path)!r} does not exist; run materialize() first")
+    wait = _DEFAULT_WAIT if wait is None else wait
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise CatalogError(
+                    f"catalog {str(path)!r} cannot be opened: it is not a readable DuckDB "
+                    f"database ({_first_line(msg)}); move it away (or rebuild it with "
+                    "Catalog.rebuild()) and run again"
+                ) from exc
+            if time.monotonic() >= deadline:
+                pid = _LOCK_PID.search(msg)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise CatalogError(
+                    f"catalog {str(path)!r} is held by {holder} and did not free within "
+                    f"{wait:.0f}s; wait for that run to end or stop it"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+    if not read_only:
+        _ensure_schema(con, path)
+    else:
+        _check_version(con, path)
+    return con
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _check_version(con: Any, path: pathlib.Path) -> None:
+    import duckdb
+
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return  # a new file: no meta table yet
+    row = rows[0] if rows else None
+    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        con.close()
+        raise CatalogError(
+            f"catalog {str(path)!r} has schema version {row[0]}, newer than this assetry "
+            f"understands ({SCHEMA_VERSION}); upgrade assetry"
+        )
+
+
+def _ensure_schema(con: Any, path: pathlib.Path) -> None:
+    _check_version(con, path)
+    con.execute("BEGIN")
+    for table, columns in _TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+        [str(SCHEMA_VERSION)],
+    )
+    con.execute("COMMIT")
+
+
+def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Every row of ``assets``, keyed by (asset, partition)."""
+    cur = con.execute("SELECT * FROM assets")
+    cols = [d[0] for d in cur.description]
+    return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
+
+
+# -- the writer a run uses -------------------------------------------------------------------
+
+_STOP = object()
+
+
+class CatalogWriter:
+    """Writes a run's records from one background thread, in short batched transactions.
+
+    The run puts rows; the thread commits whatever is pending as one transaction,
+    so records land within milliseconds (a killed run loses at most the last
+    batch) while a run of many tiny assets pays one commit per batch, not per row.
+    """
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="assetry-catalog", daemon=True)
+        self._thread.start()
+
+    def put(self, table: str, row: dict[str, Any]) -> None:
+        """Queue one row for ``table`` (``assets`` rows replace their (asset, partition))."""
+        self._queue.put((table, row))
+
+    def sql(self, statement: str, params: list[Any] | None = None) -> None:
+        """Queue one statement to run in order with the rows."""
+        self._queue.put(("__sql__", (statement, params or [])))
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        done = threading.Event()
+        self._queue.put(("__event__", done))
+        done.wait()
+        self._raise()
+
+    def close(self) -> None:
+        """Commit what is pending and stop the thread; raise if a write failed."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise CatalogError(f"writing the catalog failed: {err}") from err
+
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in items:
+                stop = True
+                items = [i for i in items if i is not _STOP]
+            events = [i[1] for i in items if i[0] == "__event__"]
+            try:
+                self._write([i for i in items if i[0] != "__event__"])
+            except BaseException as exc:  # surfaced to the run by flush() / close()
+                self._error = exc
+                try:
+                    self._con.execute("ROLLBACK")
+                except Exception:
+                    self._error = exc
+            for e in events:
+                e.set()
+
+    def _write(self, items: list[tuple[str, Any]]) -> None:
+        if not items:
+            return
+        con = self._con
+        con.execute("BEGIN")
+        batch: dict[str, list[dict[str, Any]]] = {}
+        for table, payload in items:
+            if table == "__sql__":
+                _insert_batches(con, batch)
+                batch = {}
+                con.execute(payload[0], payload[1])
+            else:
+                batch.setdefault(table, []).append(payload)
+        _insert_batches(con, batch)
+        con.execute("COMMIT")
+
+
+def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
+    import pyarrow as pa
+
+    for table, rows in batch.items():
+        if table == "assets":
+            rows = list({(r["asset"], r.get("partition")): r for r in rows}.values())
+        data = pa.Table.from_pylist(rows)
+        con.register("_assetry_batch", data)
+        try:
+            if table == "assets":
+                con.execute(
+                    "DELETE FROM assets WHERE (asset, coalesce(partition, chr(0))) IN "
+                    "(SELECT asset, coalesce(partition, chr(0)) FROM _assetry_batch)"
+                    if "partition" in data.column_names
+                    else "DELETE FROM assets WHERE partition IS NULL AND asset IN "
+                    "(SELECT asset FROM _assetry_batch)"
+                )
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _assetry_batch")
+        finally:
+            con.unregister("_assetry_batch")
+
+
+# -- the public catalog ----------------------------------------------------------------------
+
+
+class Catalog:
+    """The catalog of a project: query it, ask what is stale, load what is stored.
+
+    Examples:
+        >>> cat = Catalog("data/catalog.duckdb")  # doctest: +SKIP
+        >>> cat.sql("SELECT asset, status FROM materializations")  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = "data/catalog.duckdb", *, root: str | os.PathLike[str] | None = None) -> None:
+        self.path = pathlib.Path(path)
+        self._root = pathlib.Path(root) if root is not None else None
+
+    def __repr__(self) -> str:
+        return f"Catalog({str(self.path)!r})"
+
+    @property
+    def root(self) -> pathlib.Path:
+        """Where file products go: given, else the last run's root, else the catalog's folder."""
+        if self._root is not None:
+            return self._root
+        if self.path.exists():
+            try:
+                df = self.sql("SELECT root FROM runs WHERE root IS NOT NULL ORDER BY started_at DESC LIMIT 1")
+                if df.height:
+                    return pathlib.Path(df.item(0, 0))
+            except CatalogError:
+                pass
+        return self.path.parent
+
+    def sql(self, query: str, params: list[Any] | None = None) -> Any:
+        """Run a read-only query; return a ``pl.DataFrame``.
+
+        Examples:
+            >>> Catalog("data/catalog.duckdb").sql("SELECT * FROM runs")  # doctest: +SKIP
+        """
+        import duckdb
+
+        con = connect(self.path, read_only=True)
+        try:
+            return con.sql(query, params=params or None).pl()
+        except duckdb.Error as exc:
+            raise CatalogError(f"query on catalog {str(self.path)!r} failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def history(self, name: str) -> Any:
+        """Every materialization of ``name``, newest first, as a ``pl.DataFrame``."""
+        return self.sql(
+            "SELECT * FROM materializations WHERE asset = ? ORDER BY started_at DESC", [name]
+        )
+
+    def records(self) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The ``assets`` table keyed by (asset, partition); empty for a new catalog."""
+        if not self.path.exists():
+            return {}
+        con = connect(self.path, read_only=True)
+        try:
+            return read_records(con)
+        finally:
+            con.close()
+
+    def load(self, name: str, partition: str | None = None, *, as_type: Any = None) -> Any:
+        """The latest stored value of an asset, loaded as ``as_type`` (natural type by default).
+
+        Examples:
+            >>> Catalog("data/catalog.duckdb").load("delays")  # doctest: +SKIP
+        """
+        import cloudpickle
+
+        from assetry.errors import StorageError
+
+        record = self.records().get((name, partition))
+        if record is None:
+            known = sorted({k[0] for k in self.records()})
+            raise StorageError(
+                f"asset {name!r} has no stored product in catalog {str(self.path)!r}; "
+                f"stored assets: {', '.join(known) or 'none'}"
+            )
+        io = cloudpickle.loads(record["io_pickle"])
+        return io.load(record["location"], as_type)
+
+    def status(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> Any:
+        """The plan before a run: one row per asset with ``asset``, ``fresh`` and ``reason``."""
+        from assetry.assets.status import status
+
+        return status(assets, catalog=self, select=select, config=config, root=root)
+
+    def accept(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> Any:
+        """Record the current fingerprints of existing, unmodified products as fresh."""
+        from assetry.assets.status import accept
+
+        return accept(assets, catalog=self, select=select, config=config, root=root)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{k[0]}</td><td>{k[1] or ''}</td><td>{v['rows']}</td><td>{v['location']}</td></tr>"
+            for k, v in sorted(self.records().items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        )
+        return (
+            f"<p>assetry catalog <code>{self.path}</code></p><table><tr><th>asset</th>"
+            f"<th>partition</th><th>rows</th><th>location</th></tr>{rows}</table>"
+        )
+
+
+def dumps_upstream(upstream: dict[str, str]) -> str:
+    """The canonical JSON text of an upstream map, for the ``assets.upstream`` column."""
+    return json.dumps(upstream, sort_keys=True)
+
+
+def loads_upstream(text: str | None) -> dict[str, str]:
+    """Parse the ``assets.upstream`` column."""
+    return json.loads(text) if text else {}
+

@@ -1,0 +1,59 @@
+"""Shared fixtures: pipelines written as module files into tmp_path, as a user would."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import pathlib
+import sys
+import textwrap
+import types
+
+import pytest
+
+_counter = itertools.count()
+
+
+class PipelineFiles:
+    """Writes pipeline modules into a directory and imports them afresh after each edit."""
+
+    def __init__(self, directory: pathlib.Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.root = directory.parent / "data"
+        self.catalog = self.root / "catalog.duckdb"
+        self._names: dict[str, str] = {}
+
+    def write(self, filename: str, source: str) -> pathlib.Path:
+        """Write (or overwrite) a module file; returns its path."""
+        path = self.dir / filename
+        path.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+        return path
+
+    def load(self, filename: str) -> types.ModuleType:
+        """Import the module file under a stable name, re-executing it (like a fresh process)."""
+        stem = filename.removesuffix(".py")
+        name = self._names.setdefault(stem, f"assetry_test_{stem}_{next(_counter)}")
+        if str(self.dir) not in sys.path:
+            sys.path.insert(0, str(self.dir))
+        for mod in [m for m in sys.modules if m == stem]:
+            del sys.modules[mod]  # helper modules imported by the pipeline are re-read too
+        spec = importlib.util.spec_from_file_location(name, self.dir / filename)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def module(self, filename: str, source: str) -> types.ModuleType:
+        """Write then load."""
+        self.write(filename, source)
+        return self.load(filename)
+
+
+@pytest.fixture
+def files(tmp_path: pathlib.Path) -> PipelineFiles:
+    """A place to write pipeline modules; products go to ``tmp_path/data``."""
+    pf = PipelineFiles(tmp_path / "pipeline")
+    yield pf
+    if str(pf.dir) in sys.path:
+        sys.path.remove(str(pf.dir))

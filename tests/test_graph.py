@@ -1,0 +1,184 @@
+"""Building the graph: dependencies by parameter name and every graph error."""
+
+from __future__ import annotations
+
+import pytest
+
+from assetry import AssetGraphError, asset, materialize
+from assetry.assets.graph import AssetGraph
+
+
+def test_decorator_with_and_without_arguments_keeps_function_callable():
+    """@asset and @asset(...) both work and the function stays callable."""
+
+    @asset
+    def a() -> list:
+        return [1]
+
+    @asset(name="bee", description="b")
+    def b(a: list) -> list:
+        return a + [2]
+
+    assert a() == [1]
+    assert b([0]) == [0, 2]
+    assert b.name == "bee"
+    graph = AssetGraph.build([a, b])
+    assert graph.upstream["bee"] == ("a",)
+    assert graph.order == ("a", "bee")
+
+
+def test_config_parameters_and_deps():
+    """A defaulted parameter naming no asset is config; deps= adds value-less edges."""
+
+    @asset
+    def a() -> list:
+        return [1]
+
+    @asset(deps=[a])
+    def b(limit: int = 3) -> list:
+        return []
+
+    graph = AssetGraph.build([a, b])
+    assert graph.config["b"] == {"limit": 3}
+    assert graph.upstream["b"] == ("a",)
+    assert graph.inputs["b"] == ()
+
+
+def test_non_function_is_rejected():
+    """Decorating something that is not a function is an AssetGraphError."""
+    with pytest.raises(AssetGraphError, match="decorates functions, but got type"):
+
+        @asset
+        class NotAFunction:
+            pass
+
+
+def test_unknown_option_is_rejected():
+    """An unknown @asset option names itself and lists the valid ones."""
+    with pytest.raises(AssetGraphError, match="unknown option.*'retry'"):
+
+        @asset(retry=2)
+        def a() -> list:
+            return []
+
+
+def test_unknown_parameter_suggests_close_names():
+    """A parameter naming no asset suggests the closest asset names."""
+
+    @asset
+    def flights() -> list:
+        return []
+
+    @asset
+    def delays(flightz: list) -> list:
+        return flightz
+
+    with pytest.raises(
+        AssetGraphError,
+        match=r"asset 'delays' has parameter 'flightz', which names no asset; did you mean 'flights'\?",
+    ):
+        AssetGraph.build([flights, delays])
+
+
+def test_unknown_deps_entry():
+    """deps= naming no asset is an error."""
+
+    @asset(deps=["nowhere"])
+    def a() -> list:
+        return []
+
+    with pytest.raises(AssetGraphError, match="deps entry 'nowhere', which names no asset"):
+        AssetGraph.build([a])
+
+
+def test_cycle_names_members_in_order():
+    """A cycle is reported with its members in order."""
+
+    @asset
+    def a(c: list) -> list:
+        return c
+
+    @asset
+    def b(a: list) -> list:
+        return a
+
+    @asset
+    def c(b: list) -> list:
+        return b
+
+    with pytest.raises(AssetGraphError, match=r"cycle in asset graph: 'a' -> 'b' -> 'c' -> 'a'"):
+        AssetGraph.build([a, b, c])
+
+
+def test_duplicate_name_names_both_places():
+    """Two different assets with one name are reported with both locations."""
+
+    @asset(name="orders")
+    def first() -> list:
+        return []
+
+    @asset(name="orders")
+    def second() -> list:
+        return []
+
+    with pytest.raises(AssetGraphError, match=r"asset 'orders' is defined twice: .*test_graph.py:\d+ and .*test_graph.py:\d+"):
+        AssetGraph.build([first, second])
+
+
+def test_every_problem_is_reported_at_once():
+    """Graph validation collects every problem and raises once."""
+
+    @asset
+    def x(nope: int) -> list:
+        return []
+
+    @asset(deps=["missing"])
+    def y() -> list:
+        return []
+
+    with pytest.raises(AssetGraphError) as info:
+        AssetGraph.build([x, y])
+    assert len(str(info.value).splitlines()) == 2
+
+
+@pytest.mark.parametrize("bad", ["a/b", "..", "a b", "1st", "class"], ids=["slash", "dotdot", "space", "digit", "keyword"])
+def test_bad_names_are_rejected(bad):
+    """Names that are not identifiers (path separators, '..') are rejected."""
+    with pytest.raises(AssetGraphError, match="is not a valid name"):
+
+        @asset(name=bad)
+        def a() -> list:
+            return []
+
+
+def test_bad_selection_suggests():
+    """A selection naming no asset is an error with a suggestion."""
+
+    @asset
+    def flights() -> list:
+        return []
+
+    with pytest.raises(AssetGraphError, match="did you mean 'flights'"):
+        materialize([flights], select="flight", root="unused-never-created")
+
+
+def test_modules_and_nested_lists_are_collected(files):
+    """materialize() takes modules, assets and nested lists; imported assets count once."""
+    files.write("up.py", """
+        from assetry import asset
+
+        @asset
+        def base() -> list:
+            return [1]
+    """)
+    down = files.module("down.py", """
+        from assetry import asset
+        from up import base
+
+        @asset
+        def top(base: list) -> list:
+            return base * 2
+    """)
+    up = __import__("up")
+    graph = AssetGraph.build([down, [up]])
+    assert graph.order == ("base", "top")
