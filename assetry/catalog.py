@@ -19,7 +19,7 @@ from typing import Any
 
 from assetry.errors import CatalogError
 
-__all__ = ["Catalog", "SCHEMA_VERSION", "connect"]
+__all__ = ["SCHEMA_VERSION", "Catalog", "connect"]
 
 #: Bumped when a table changes; a catalog from a newer version is refused.
 SCHEMA_VERSION = 1

@@ -39,7 +39,7 @@ def _matches(value: Any, annotation: Any) -> bool | None:
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
         results = [_matches(value, a) for a in typing.get_args(annotation)]
-        return True if any(r is not False for r in results) else False
+        return bool(any(r is not False for r in results))
     if origin is typing.Annotated:
         return _matches(value, typing.get_args(annotation)[0])
     if origin is not None:

@@ -8,7 +8,6 @@ product looks like now, and the fingerprint it would have now (an
 
 from __future__ import annotations
 
-import os
 import pathlib
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from assetry.errors import AssetGraphError, StorageError
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import Observation
 
-__all__ = ["RunContext", "prepare_root", "resolve_config"]
+__all__ = ["RunContext", "resolve_config"]
 
 AUTO_IO = "auto"
 
@@ -47,22 +46,6 @@ def resolve_config(graph: AssetGraph, config: Mapping[str, Mapping[str, Any]] | 
     if problems:
         raise AssetGraphError("\n".join(problems))
     return values
-
-
-def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
-    """Create the root directory and prove it writable, or raise :class:`StorageError`."""
-    path = pathlib.Path(os.path.abspath(os.path.expanduser(str(root))))
-    probe = path / f".assetry-write-probe-{os.getpid()}"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise StorageError(
-            f"root {str(path)!r} is not a writable directory ({exc.strerror or exc}); "
-            "choose another root="
-        ) from exc
-    return path
 
 
 @attrs.define

@@ -106,7 +106,7 @@ class AssetSpec:
         return _hints(self.fn)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints_cached(fn: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
     try:
         hints = typing.get_type_hints(fn)

@@ -13,7 +13,7 @@ import attrs
 
 from assetry.io_managers.base import Observation
 
-__all__ = ["Decision", "Intent", "Record", "decide", "UP_TO_DATE"]
+__all__ = ["UP_TO_DATE", "Decision", "Intent", "Record", "decide"]
 
 UP_TO_DATE = "up to date"
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import attrs
 
-from assetry.assets.context import RunContext, prepare_root, resolve_config
+from assetry.assets.context import RunContext, resolve_config
 from assetry.assets.execution import Input, Outcome, Task, run_task
 from assetry.assets.graph import AssetGraph
 from assetry.assets.hooks import call_asset_hook, call_run_hook, materialize_error
 from assetry.assets.planner import decide
 from assetry.assets.result import MaterializeResult, StepRecord
+from assetry.assets.roots import prepare_root
 from assetry.catalog import CatalogWriter, connect, dumps_upstream, read_records
 from assetry.errors import AssetError, AssetGraphError
 

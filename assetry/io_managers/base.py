@@ -36,11 +36,11 @@ import xxhash
 from assetry.errors import AssetTypeError, StorageError
 
 __all__ = [
+    "TEMP_MARKER",
     "FileIOManager",
     "IOManager",
     "Observation",
     "Stored",
-    "TEMP_MARKER",
     "atomic_path",
     "hash_file",
     "load_kind",
