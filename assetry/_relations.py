@@ -1,0 +1,165 @@
+"""Writing and fingerprinting relations through a client, atomically.
+
+Owns the order of statements that replace a table or view (build under a
+temporary name, then swap) and the content fingerprint of a relation. Every
+function takes a :class:`~assetry._client.Client` and runs through its
+transactions; none opens a connection of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import xxhash
+
+from assetry import _dialects, _transfer
+from assetry.errors import ClientError
+
+if TYPE_CHECKING:
+    from assetry._client import Client
+
+_SCHEMA_EXISTS = "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?"
+
+
+def kind(client: Client, cur: Any, schema: str, name: str) -> str | None:
+    """``"table"``, ``"view"`` or None when no relation has that name."""
+    rows = client._query(cur, _dialects.relation_kind_sql(client.dialect), (schema, name))
+    if not rows:
+        return None
+    return "view" if "VIEW" in str(rows[0][0]).upper() else "table"
+
+
+def fingerprint(client: Client, schema: str, name: str) -> str | None:
+    """Digest of columns, row count and order-independent content sums; None if missing."""
+    relation = client.qualified(schema, name)
+    with client._transaction(f"fingerprinting {schema}.{name}") as cur:
+        if kind(client, cur, schema, name) is None:
+            return None
+        columns = client._query(cur, _dialects.columns_sql(client.dialect), (schema, name))
+        quoted = [_dialects.quote(c, client.dialect, check=False) for c, _ in columns]
+        sql = _dialects.fingerprint_sql(client.dialect, relation, quoted)
+        if sql is None:
+            totals: tuple[Any, ...] = _python_checksum(cur, relation)
+        else:
+            cur.execute(sql)
+            totals = tuple(cur.fetchone())
+    text = repr((columns, [str(v) for v in totals]))
+    return xxhash.xxh3_128_hexdigest(text.encode())
+
+
+def _python_checksum(cur: Any, relation: str) -> tuple[int, int]:
+    # For databases without a usable hash aggregate (SQLite): an order-independent sum.
+    cur.execute(f"SELECT * FROM {relation}")
+    count = total = 0
+    while rows := cur.fetchmany(10_000):
+        count += len(rows)
+        total += sum(xxhash.xxh3_64_intdigest(repr(tuple(row)).encode()) for row in rows)
+    return count, total
+
+
+def create(client: Client, schema: str, name: str, select_sql: str, kind_: str) -> int | None:
+    """Replace ``schema.name`` with a table or view built from ``select_sql``."""
+    if kind_ not in ("table", "view"):
+        raise ClientError(f"kind={kind_!r} is not a relation kind; use 'table' or 'view'")
+    select = select_sql.strip().rstrip(";")
+
+    def build(cur: Any, target: str) -> int | None:
+        cur.execute(f"CREATE {kind_.upper()} {target} AS {select}")
+        if kind_ == "view":
+            return None
+        if client.dialect == "duckdb":
+            return int(cur.fetchone()[0])
+        return cur.rowcount if cur.rowcount >= 0 else None
+
+    return replace(client, schema, name, kind_, build)
+
+
+def upload(client: Client, table: Any, schema: str, name: str) -> int:
+    """Replace table ``schema.name`` with a frame's rows by the fastest path the driver has."""
+    if client.dialect == "duckdb":
+        data = _transfer.to_arrow(table)
+        _dialects.check_columns(data.column_names, client.dialect)
+
+        def scan(cur: Any, target: str) -> int:
+            view = f"assetry_upload_{uuid.uuid4().hex}"
+            cur.register(view, data)  # DuckDB scans the Arrow buffers in place
+            try:
+                cur.execute(f"CREATE TABLE {target} AS SELECT * FROM {client.quote(view)}")
+            finally:
+                cur.unregister(view)
+            return int(data.num_rows)
+
+        return int(replace(client, schema, name, "table", scan))
+    frame = _transfer.to_frame(table)
+    _dialects.check_columns(frame.columns, client.dialect)
+
+    def fill(cur: Any, target: str) -> int:
+        cur.execute(_transfer.create_table_sql(frame, target, client.dialect))
+        if client.dialect == "postgresql" and hasattr(cur, "copy"):
+            return _transfer.copy_csv(cur, frame, target, client.dialect)
+        return _transfer.insert_rows(cur, frame, target, client.dialect, client.paramstyle)
+
+    return int(replace(client, schema, name, "table", fill))
+
+
+def replace(
+    client: Client, schema: str, name: str, kind_: str, build: Callable[[Any, str], Any]
+) -> Any:
+    """Run ``build(cursor, staged_name)``, then swap the result in for ``schema.name``.
+
+    With transactional DDL (PostgreSQL, DuckDB, SQLite) build, drop and rename
+    share one transaction, so any failure leaves the old relation untouched.
+    """
+    target = client.qualified(schema, name)
+    staged = client.qualified(schema, _dialects.temp_name(name))
+    action = f"replacing {kind_} {schema}.{name}"
+    if client.dialect == "mysql":
+        return _replace_by_rename(client, schema, name, kind_, build, staged, action)
+    with client._transaction(action, write=True) as cur:
+        if client.dialect in ("postgresql", "duckdb") and not client._query(
+            cur, _SCHEMA_EXISTS, (schema,)
+        ):
+            cur.execute(f"CREATE SCHEMA {client.quote(schema)}")
+        old = kind(client, cur, schema, name)
+        if client.dialect == "sqlite" and kind_ == "view":
+            # SQLite cannot rename a view: replace it in place inside the transaction,
+            # and prepare a query on it so that a broken SELECT fails here.
+            if old:
+                cur.execute(f"DROP {old.upper()} {target}")
+            result = build(cur, target)
+            cur.execute(f"SELECT * FROM {target} LIMIT 0")
+            return result
+        result = build(cur, staged)
+        if old:
+            cur.execute(f"DROP {old.upper()} {target}")
+        cur.execute(f"ALTER {kind_.upper()} {staged} RENAME TO {client.quote(name)}")
+        return result
+
+
+def _replace_by_rename(
+    client: Client, schema: str, name: str, kind_: str, build: Callable[[Any, str], Any],
+    staged: str, action: str,
+) -> Any:
+    # MySQL commits around every DDL statement: build under a temporary name, then
+    # swap both names in one atomic RENAME TABLE (which renames views too).
+    target = client.qualified(schema, name)
+    retired = client.qualified(schema, _dialects.temp_name(name, "old"))
+    try:
+        with client._transaction(action, write=True) as cur:
+            result = build(cur, staged)
+        with client._transaction(action, write=True) as cur:
+            old = kind(client, cur, schema, name)
+            if old is None:
+                cur.execute(f"RENAME TABLE {staged} TO {target}")
+            else:
+                cur.execute(f"RENAME TABLE {target} TO {retired}, {staged} TO {target}")
+                cur.execute(f"DROP {old.upper()} {retired}")
+    except BaseException as exc:
+        try:
+            client.execute(f"DROP {kind_.upper()} IF EXISTS {staged}")
+        except ClientError as cleanup:
+            exc.add_note(f"the temporary relation {staged} is left behind: {cleanup}")
+        raise
+    return result

@@ -1,0 +1,204 @@
+"""Moving rows between DB-API cursors and Arrow or polars frames.
+
+Owns the conversions (result rows -> Arrow batches with stable types, frames ->
+CSV for PostgreSQL's COPY, frames -> parameter rows for ``executemany``). Every
+function works on a cursor it is given: none opens a connection, commits, or
+decides what relation to write.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from assetry import _dialects
+from assetry.errors import ClientError
+
+#: Rows per ``executemany`` call; pymysql folds each call into multi-row INSERTs.
+INSERT_BATCH = 10_000
+#: Rows per CSV chunk sent through COPY: bounds the buffer and lets the server parse
+#: one chunk while polars writes the next.
+COPY_CHUNK = 250_000
+
+
+def to_frame(value: Any) -> Any:
+    """An eager polars DataFrame from a polars, Arrow or pandas frame.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> to_frame(pa.table({"a": [1]})).height
+        1
+    """
+    import polars as pl
+
+    if isinstance(value, pl.DataFrame):
+        return value
+    if isinstance(value, pl.LazyFrame):
+        return value.collect()
+    if isinstance(value, pa.Table):
+        return pl.from_arrow(value)
+    if type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame":
+        return pl.from_pandas(value)
+    raise ClientError(
+        f"cannot upload a {type(value).__name__}; give a polars, pyarrow or pandas frame"
+    )
+
+
+def to_arrow(value: Any) -> pa.Table:
+    """An Arrow table from a polars, Arrow or pandas frame (zero-copy where possible)."""
+    return value if isinstance(value, pa.Table) else to_frame(value).to_arrow()
+
+
+class BatchBuilder:
+    """Turns DB-API result rows into Arrow record batches whose schema does not drift.
+
+    A column's type comes from the driver's type code when known; otherwise the
+    first batch with a non-null value fixes it and later batches are cast to it.
+    """
+
+    def __init__(self, dialect: str, description: Sequence[Any]) -> None:
+        self.names = [d[0] for d in description]
+        self.types = [_dialects.arrow_hint(dialect, d) for d in description]
+
+    def build(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+        """One record batch from a list of row tuples."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(self.names)
+        arrays = [self._column(i, list(values)) for i, values in enumerate(columns)]
+        return pa.RecordBatch.from_arrays(arrays, names=self.names)
+
+    def _column(self, index: int, values: list[Any]) -> pa.Array:
+        wanted = self.types[index]
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Values Arrow cannot infer (UUID, JSON documents, ranges) travel as text.
+            array = pa.array([None if v is None else str(v) for v in values], pa.string())
+        if wanted is None:
+            if array.type != pa.null():
+                self.types[index] = array.type
+            return array
+        if array.type == pa.null():
+            return pa.nulls(len(values), wanted)
+        try:
+            return array.cast(wanted)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ClientError(
+                f"column {self.names[index]!r} holds {array.type} values where earlier rows or "
+                f"the database said {wanted}; CAST it in the query ({exc})"
+            ) from exc
+
+    def empty(self) -> pa.RecordBatch:
+        """A zero-row batch carrying the known schema."""
+        return self.build([])
+
+
+def fetch_batches(cursor: Any, builder: BatchBuilder, size: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most ``size`` rows from an executed cursor; one empty if none."""
+    sent = False
+    while rows := cursor.fetchmany(size):
+        sent = True
+        yield builder.build(rows)
+    if not sent:
+        yield builder.empty()
+
+
+def reader_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The batches of an Arrow reader; one empty batch with its schema if it has none."""
+    sent = False
+    for batch in reader:
+        sent = True
+        yield batch
+    if not sent:
+        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Cast a batch to the schema of the batches before it, or say which column drifted."""
+    try:
+        return batch.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ClientError(
+            f"the query's column types changed between batches ({schema} then {batch.schema}); "
+            "a column that is NULL in the first rows needs a CAST in the query"
+        ) from exc
+
+
+def restore(table: pa.Table, declared: Sequence[tuple[str, str]], dialect: str) -> pa.Table:
+    """Cast columns back to their declared types where the driver returned less."""
+    for index, (_name, text) in enumerate(declared):
+        wanted = _dialects.restored_type(dialect, text)
+        if wanted is None or index >= table.num_columns or table.column(index).type == wanted:
+            continue
+        try:
+            table = table.set_column(index, table.field(index).name, table.column(index).cast(wanted))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # SQLite is dynamically typed: a value that does not parse as the declared
+            # type is kept as stored rather than lost.
+            continue
+    return table
+
+
+def create_table_sql(frame: Any, relation: str, dialect: str) -> str:
+    """``CREATE TABLE relation (...)`` from a polars frame's schema and the type map."""
+    columns = ", ".join(
+        f"{_dialects.quote(name, dialect)} {_dialects.sql_type(dtype, dialect, name)}"
+        for name, dtype in frame.schema.items()
+    )
+    return f"CREATE TABLE {relation} ({columns})"
+
+
+def copy_csv(cursor: Any, frame: Any, relation: str, dialect: str) -> int:
+    """Fill ``relation`` from ``frame`` with PostgreSQL ``COPY ... FROM STDIN`` (CSV).
+
+    CSV written by polars in native code beats psycopg's binary COPY, which
+    encodes every value in Python. NULL is an unquoted empty field; an empty
+    string is written quoted, so the two stay apart.
+    """
+    import polars as pl
+
+    binary = [n for n, t in frame.schema.items() if t == pl.Binary]
+    if binary:  # bytea's text input: \x followed by hex digits
+        frame = frame.with_columns(
+            pl.concat_str(pl.lit("\\x"), pl.col(n).bin.encode("hex")).alias(n) for n in binary
+        )
+    names = ", ".join(_dialects.quote(n, dialect) for n in frame.columns)
+    with cursor.copy(f"COPY {relation} ({names}) FROM STDIN (FORMAT CSV)") as copy:
+        for part in frame.iter_slices(COPY_CHUNK):
+            buffer = io.BytesIO()
+            part.write_csv(buffer, include_header=False)
+            copy.write(buffer.getbuffer())
+    return frame.height
+
+
+def insert_rows(cursor: Any, frame: Any, relation: str, dialect: str, paramstyle: str) -> int:
+    """Fill ``relation`` from ``frame`` with batched ``executemany`` INSERTs."""
+    frame = _plain_values(frame, dialect)
+    names = ", ".join(_dialects.quote(n, dialect) for n in frame.columns)
+    marks = ", ".join(_dialects.placeholders(paramstyle, frame.width))
+    if paramstyle in ("format", "pyformat"):
+        # The driver %-formats the whole statement: a % in a quoted name must be doubled.
+        relation, names = relation.replace("%", "%%"), names.replace("%", "%%")
+    sql = f"INSERT INTO {relation} ({names}) VALUES ({marks})"
+    for part in frame.iter_slices(INSERT_BATCH):
+        cursor.executemany(sql, part.rows())
+    return frame.height
+
+
+def _plain_values(frame: Any, dialect: str) -> Any:
+    """Cast columns the driver cannot bind: SQLite takes dates as ISO text, and
+    MySQL and SQLite keep timestamps as UTC wall time without a zone."""
+    import polars as pl
+
+    changes = []
+    for name, dtype in frame.schema.items():
+        col, changed = pl.col(name), False
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone and dialect in ("mysql", "sqlite"):
+            col, changed = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None), True
+        if dialect == "sqlite" and isinstance(dtype, (pl.Date, pl.Datetime, pl.Time, pl.Decimal)):
+            col, changed = col.cast(pl.String), True
+        if changed:
+            changes.append(col.alias(name))
+    return frame.with_columns(changes) if changes else frame
