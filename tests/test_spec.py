@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import re
 import textwrap
@@ -182,13 +181,17 @@ def test_missing_spec_file(tmp_path) -> None:
         load_spec(tmp_path / "nope.yaml")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("assetry.clients") is None, reason="assetry.clients not yet written"
-)
-def test_build_clients_makes_a_duckdb_client(tmp_path) -> None:
-    """build_clients() makes each client by name, lazily importing assetry.clients."""
-    from assetry.clients import DuckDBClient
+def test_build_clients_makes_each_client_by_name(tmp_path) -> None:
+    """build_clients() makes a DuckDBClient or SQLAlchemyClient per entry, by name."""
+    from assetry.clients import DuckDBClient, SQLAlchemyClient
 
-    spec = load_spec(_write(tmp_path, "assets: [pipeline.py]\nclients: {db: {duckdb: w.duckdb}}\n"))
-    clients = spec.build_clients()
-    assert list(clients) == ["db"] and isinstance(clients["db"], DuckDBClient)
+    text = """
+    assets: [pipeline.py]
+    clients:
+      local: {duckdb: w.duckdb}
+      lite: {url: "sqlite:///${DB_FILE:-lite.db}"}
+    """
+    clients = load_spec(_write(tmp_path, text), env={}).build_clients()
+    assert list(clients) == ["local", "lite"]
+    assert isinstance(clients["local"], DuckDBClient)
+    assert isinstance(clients["lite"], SQLAlchemyClient)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pathlib
 import sys
 import textwrap
@@ -172,3 +173,39 @@ def test_bad_targets_say_what_a_target_is(tmp_path, target, message) -> None:
     """A target that names nothing is an AssetError that says what to give."""
     with pytest.raises(AssetError, match=message):
         load_target(str(tmp_path / target) if target.endswith(".py") else target)
+
+
+def test_a_loaded_directory_runs_and_notices_a_helper_edit(tmp_path) -> None:
+    """Assets loaded from a directory run, skip when reloaded, and rerun after a helper edit."""
+    from assetry import materialize
+    from assetry.reporting import PlainReporter
+
+    pipe = tmp_path / "pipe"
+    _write(pipe / "helpers.py", "def scale(x):\n    return x * 2\n")
+    _write(
+        pipe / "assets.py",
+        """
+        import polars as pl
+        from assetry import asset
+        import helpers
+
+        @asset
+        def numbers() -> pl.DataFrame:
+            return pl.DataFrame({"n": [1, 2, 3]})
+
+        @asset
+        def scaled(numbers: pl.DataFrame) -> pl.DataFrame:
+            return numbers.select(helpers.scale(pl.col("n")))
+        """,
+    )
+
+    def run() -> list[str]:
+        out = io.StringIO()
+        modules = list(load_target(pipe).modules)
+        materialize(modules, root=tmp_path / "data", executor="sync", reporter=PlainReporter(out))
+        return [" ".join(line.split()[1:3]) for line in out.getvalue().splitlines()[:-1]]
+
+    assert run() == ["materialized numbers", "materialized scaled"]
+    assert run() == ["skipped numbers", "skipped scaled"]
+    _write(pipe / "helpers.py", "def scale(x):\n    return x * 3\n")
+    assert run() == ["skipped numbers", "materialized scaled"]
