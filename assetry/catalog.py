@@ -140,6 +140,11 @@ def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
 
 _STOP = object()
 
+#: How long the writer lets rows gather before a commit. Short enough that a killed
+#: run loses at most this much, long enough that a burst of rows costs one commit
+#: and the writer does not contend with the scheduler for the GIL on every row.
+_LINGER_S = 0.02
+
 
 class CatalogWriter:
     """Writes a run's records from one background thread, in short batched transactions.
@@ -186,6 +191,8 @@ class CatalogWriter:
         stop = False
         while not stop:
             items = [self._queue.get()]
+            if items[0] is not _STOP and items[0][0] != "__event__":
+                time.sleep(_LINGER_S)
             while True:
                 try:
                     items.append(self._queue.get_nowait())
