@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import duckdb
+import numpy as np
 import polars as pl
 import psycopg
+import pyarrow as pa
 import pymysql
 import pytest
 import sqlalchemy as sa
@@ -119,3 +121,14 @@ def mixed_frame() -> pl.DataFrame:
                    dt.datetime(1969, 7, 20, 20, 17, 40)],
         }
     )
+
+
+def refused_frame(dialect: str) -> pl.DataFrame | pa.Table:
+    """A frame each database refuses only once the upload has begun."""
+    if dialect == "postgresql":  # COPY stops at the NUL, after CREATE TABLE
+        return pl.DataFrame({"a": [3], "s": ["NUL \x00 is not text in PostgreSQL"]})
+    if dialect == "mysql":  # INSERT fails on NaN, after CREATE TABLE has committed
+        return pl.DataFrame({"a": [3.0, float("nan")]})
+    if dialect == "duckdb":  # the Arrow scan inside CREATE TABLE AS cannot read half floats
+        return pa.table({"a": pa.array(np.array([3.0], dtype=np.float16))})
+    return pl.DataFrame({f"c{i}": [i] for i in range(2_001)})  # over SQLite's column limit

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cloudpickle
 import duckdb
-import numpy as np
 import polars as pl
 import psycopg
 import pyarrow as pa
@@ -21,7 +20,15 @@ import pymysql
 import pytest
 import sql_fixtures
 from polars.testing import assert_frame_equal
-from sql_fixtures import PG_DSN, Client, leftovers, make_client, mixed_frame, mysql_kwargs
+from sql_fixtures import (
+    PG_DSN,
+    Client,
+    leftovers,
+    make_client,
+    mixed_frame,
+    mysql_kwargs,
+    refused_frame,
+)
 
 from assetry._dialects import dialect_of_driver
 from assetry.clients import DBAPIClient, DuckDBClient, SQLAlchemyClient
@@ -75,17 +82,6 @@ def test_failing_select_leaves_the_previous_relation(
         client.create_relation(None, name, "SELECT a FROM no_such_table_xyz")
     assert read(client, name)["a"].to_list() == [1]
     assert leftovers(client, name) == []
-
-
-def refused_frame(dialect: str) -> pl.DataFrame | pa.Table:
-    """A frame each database refuses only once the upload has begun."""
-    if dialect == "postgresql":  # COPY stops at the NUL, after CREATE TABLE
-        return pl.DataFrame({"a": [3], "s": ["NUL \x00 is not text in PostgreSQL"]})
-    if dialect == "mysql":  # INSERT fails on NaN, after CREATE TABLE has committed
-        return pl.DataFrame({"a": [3.0, float("nan")]})
-    if dialect == "duckdb":  # the Arrow scan inside CREATE TABLE AS cannot read half floats
-        return pa.table({"a": pa.array(np.array([3.0], dtype=np.float16))})
-    return pl.DataFrame({f"c{i}": [i] for i in range(2_001)})  # over SQLite's column limit
 
 
 def test_failing_upload_leaves_the_previous_table(

@@ -42,19 +42,19 @@ class _TableManager(IOManager):
 
     @property
     @abc.abstractmethod
-    def db(self) -> Client:
+    def client(self) -> Client:
         """The client that runs this manager's statements."""
 
     def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
         table = check_identifier(self.table or name)
         if partition is not None:
             table = check_identifier(f"{table}__{partition}")
-        return _format_location(self.db.identity(), self.schema, table)
+        return _format_location(self.client.identity(), self.schema, table)
 
     def save(self, value: Any, location: str) -> Stored:
         schema, table = self._relation(location)
         frame = _frame(value, type(self).__name__)
-        rows = self.db.upload(frame, schema, table)
+        rows = self.client.upload(frame, schema, table)
         return Stored(location=location, rows=rows, bytes=None, schema=frame_schema(frame))
 
     def load(self, location: str, annotation: Any = None) -> Any:
@@ -66,17 +66,17 @@ class _TableManager(IOManager):
                 f"{location!r} is a database table and has no file path; annotate the "
                 "parameter pl.DataFrame, pl.LazyFrame, pyarrow.Table or pandas.DataFrame"
             )
-        table = self.db.read_table(*self._relation(location))
+        table = self.client.read_table(*self._relation(location))
         if kind == "arrow":
             return table
         return convert_frame(pl.from_arrow(table), kind)
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
-        found = self.db.relation_fingerprint(*self._relation(location))
+        found = self.client.relation_fingerprint(*self._relation(location))
         return None if found is None else Observation(data_fingerprint=found, stat_key=None)
 
     def _relation(self, location: str) -> tuple[str | None, str]:
-        identity = self.db.identity()
+        identity = self.client.identity()
         base, mark, relation = location.rpartition("#")
         parts = relation.split(".")
         if not mark or base != identity or len(parts) > 2:
@@ -109,10 +109,6 @@ class SQLTable(_TableManager):
     table: str | None = None
     short_name: ClassVar[str] = "sql_table"
 
-    @property
-    def db(self) -> Client:
-        return self.client
-
     def settings(self) -> dict[str, Any]:
         return {"client": self.client.identity(), "schema": self.schema, "table": self.table}
 
@@ -144,7 +140,8 @@ class DuckDBTable(_TableManager):
         return DuckDBClient(self.database)  # opens nothing until the first statement
 
     @property
-    def db(self) -> Client:
+    def client(self) -> Client:
+        """The DuckDB client of ``database`` (connections open on first use)."""
         return self._client
 
     def settings(self) -> dict[str, Any]:
