@@ -27,6 +27,7 @@ it works. Every call imports the files afresh.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -129,6 +130,7 @@ class _Loader:
     def __init__(self) -> None:
         self.before = set(sys.modules)  # what was imported before this load
         self.executed: set[str] = set()  # stable names executed by this load
+        self.prepared: set[pathlib.Path] = set()  # folders put on sys.path by this load
 
     def spec(self, spec: Spec) -> Target:
         modules: list[types.ModuleType] = []
@@ -186,6 +188,9 @@ class _Loader:
         Such a module is either this folder's file, imported before an edit, or a
         namesake from another folder that would shadow it; both must be imported afresh.
         """
+        if folder in self.prepared:
+            return
+        self.prepared.add(folder)
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
         libraries = _library_prefixes()
@@ -201,7 +206,8 @@ class _Loader:
             if name in self.before or name.startswith(_PREFIX):
                 continue
             file = getattr(module, "__file__", None)
-            if file and os.path.realpath(file) == str(path):
+            # Compare names first: realpath on every module would cost a stat per path part.
+            if file and os.path.basename(file) == path.name and os.path.realpath(file) == str(path):
                 return module
         return None
 
@@ -262,6 +268,7 @@ def _import_error(exc: BaseException, path: pathlib.Path | None, dotted: str | N
     return AssetError(f"cannot import {where}: {label}")
 
 
+@functools.cache
 def _library_prefixes() -> tuple[str, ...]:
     """Directories of Python's, installed packages' and assetry's own code."""
     paths = sysconfig.get_paths()
