@@ -15,7 +15,7 @@ import itertools
 import os
 import pathlib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -215,7 +215,7 @@ def _isotonic(values: list[float]) -> list[float]:
     return [mean for mean, count in blocks for _ in range(int(count))]
 
 
-def _place_column(keys: list[str], heights: dict[str, float], want: dict[str, float]) -> None:
+def _place_column(keys: list[str], heights: Mapping[str, float], want: dict[str, float]) -> None:
     """Move a column's centres towards ``want`` keeping its order and the row gap."""
     offsets, acc = [], 0.0
     for i, key in enumerate(keys):

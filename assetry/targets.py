@@ -168,7 +168,7 @@ class _Loader:
         subs = chain[1:] if path.name == "__init__.py" else [*chain[1:], path]
         for sub in subs:
             name = f"{name}.{sub.stem if sub.suffix == '.py' else sub.name}"
-            _guarded(path, lambda n=name: importlib.import_module(n))
+            _guarded(path, functools.partial(importlib.import_module, name))
         return sys.modules[name]
 
     def dotted(self, name: str, folder: pathlib.Path) -> list[types.ModuleType]:
@@ -178,7 +178,7 @@ class _Loader:
             return [module]
         subs = sorted(info.name for info in pkgutil.iter_modules(module.__path__))
         return [module] + [
-            _guarded(None, lambda s=s: importlib.import_module(f"{name}.{s}"), dotted=name)
+            _guarded(None, functools.partial(importlib.import_module, f"{name}.{s}"), dotted=name)
             for s in subs
         ]
 
