@@ -121,8 +121,7 @@ class Client(abc.ABC):
             if begin:
                 cur.execute(begin)
             yield cur
-            if cur is not conn:
-                cur.close()
+            self._finish(conn, cur)
             conn.commit()
         except BaseException as exc:
             self._abort(conn, cur, bool(begin) or self.dialect != "duckdb", shared)
@@ -131,10 +130,21 @@ class Client(abc.ABC):
                 raise ClientError(f"{action} failed on {self.identity()}: {detail}") from exc
             raise
 
+    @staticmethod
+    def _finish(conn: Any, cur: Any, abort: bool = False) -> None:
+        if cur is not conn:
+            cur.close()
+        elif hasattr(conn, "complete"):
+            # DuckDB 2 keeps a partly read result open across commits and refuses the
+            # next query on the connection until it is run to its end (or cancelled).
+            if abort:
+                conn.abort()
+            else:
+                conn.complete()
+
     def _abort(self, conn: Any, cur: Any, rollback: bool, shared: bool) -> None:
         try:
-            if cur is not conn:
-                cur.close()
+            self._finish(conn, cur, abort=True)
             if rollback:
                 conn.rollback()
         except self.db_errors:

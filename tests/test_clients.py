@@ -134,6 +134,7 @@ def test_fingerprint_follows_content(client: Client, fresh: Callable[[], str]) -
     client.upload(frame, None, name)
     first = client.relation_fingerprint(None, name)
     assert first is not None and client.relation_fingerprint(None, name) == first
+    assert read(client, name).height == frame.height  # the connection is free again
     client.upload(frame.reverse(), None, name)
     assert client.relation_fingerprint(None, name) == first
     client.upload(frame.with_columns(pl.col("x").fill_null(0.0)), None, name)
