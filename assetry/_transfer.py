@@ -197,7 +197,11 @@ def _plain_values(frame: Any, dialect: str) -> Any:
         col, changed = pl.col(name), False
         if isinstance(dtype, pl.Datetime) and dtype.time_zone and dialect in ("mysql", "sqlite"):
             col, changed = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None), True
-        if dialect == "sqlite" and isinstance(dtype, (pl.Date, pl.Datetime, pl.Time, pl.Decimal)):
+        if dialect == "sqlite" and isinstance(dtype, (pl.Datetime, pl.Time)):
+            # Microseconds spelled out: a plain cast drops them from times.
+            pattern = "%H:%M:%S%.6f" if isinstance(dtype, pl.Time) else "%Y-%m-%d %H:%M:%S%.6f"
+            col, changed = col.dt.strftime(pattern), True
+        elif dialect == "sqlite" and isinstance(dtype, (pl.Date, pl.Decimal)):
             col, changed = col.cast(pl.String), True
         if changed:
             changes.append(col.alias(name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 import pathlib
 import sqlite3
@@ -50,6 +52,37 @@ def test_round_trip_keeps_values_and_dtypes(client: Client, fresh: Callable[[], 
     frame = mixed_frame()
     assert client.upload(frame, None, name) == frame.height
     assert_frame_equal(read(client, name).sort("id"), frame)
+
+
+def test_every_mapped_dtype_keeps_its_values(client: Client, fresh: Callable[[], str]) -> None:
+    """Each polars type of the map reads back as the same value (types may widen, see docs)."""
+    frame = pl.DataFrame({
+        "i8": pl.Series([-5, None], dtype=pl.Int8),
+        "u64": pl.Series([2**40, None], dtype=pl.UInt64),
+        "f32": pl.Series([1.5, None], dtype=pl.Float32),
+        "cat": pl.Series(["a", None], dtype=pl.Categorical),
+        "tz": [dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
+        "dec": pl.Series([decimal.Decimal("-1.25"), None], dtype=pl.Decimal(10, 2)),
+        "t": [dt.time(12, 0, 1, 5), None],
+        "bin": [b"\x00\xff,\n\"", None],
+        "nul": pl.Series([None, None], dtype=pl.Null),
+    })
+    name = fresh()
+    client.upload(frame, None, name)
+    back = read(client, name)
+
+    def plain(value: object) -> object:
+        if isinstance(value, dt.timedelta):  # MySQL TIME arrives as an interval
+            return (dt.datetime.min + value).time()
+        if isinstance(value, dt.datetime) and value.tzinfo is None:  # stored as UTC
+            return value.replace(tzinfo=dt.UTC)
+        if isinstance(value, str) and ":" in value:  # SQLite TIME is text
+            return dt.time.fromisoformat(value)
+        return int(value) if isinstance(value, decimal.Decimal) and value == int(value) else value
+
+    assert back.columns == frame.columns
+    assert [plain(v) for v in back.row(0)] == [plain(v) for v in frame.row(0)]
+    assert back.row(1) == (None,) * frame.width
 
 
 def test_upload_takes_arrow_and_lazy_frames(client: Client, fresh: Callable[[], str]) -> None:
