@@ -20,6 +20,7 @@ from assetry.assets.planner import Intent, Record
 from assetry.errors import AssetGraphError, StorageError
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import Observation
+from assetry.partitions import partition_fingerprint
 
 __all__ = ["RunContext", "resolve_config"]
 
@@ -60,6 +61,10 @@ class RunContext:
     _io: dict[str, tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
     _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
     _io_fp: dict[str, str] = attrs.field(factory=dict)
+    _config_fp: dict[str, str] = attrs.field(factory=dict)
+    _unpickled: dict[bytes, IOManager] = attrs.field(factory=dict)
+    _base_fp: dict[str, str] = attrs.field(factory=dict)
+    _records: dict[tuple[str, str | None], Record | None] = attrs.field(factory=dict)
 
     def declared_io(self, name: str) -> IOManager | None:
         """The IO manager from ``io=`` or the return annotation; None when the value decides."""
@@ -69,9 +74,17 @@ class RunContext:
         return self._declared[name]
 
     def record(self, name: str, partition: str | None = None) -> Record | None:
-        """The catalog's record of a product, if any."""
-        row = self.rows.get((name, partition))
-        return Record.from_row(row) if row is not None else None
+        """The catalog's record of a product (of one partition), if any."""
+        key = (name, partition)
+        if key not in self._records:
+            row = self.rows.get(key)
+            self._records[key] = Record.from_row(row) if row is not None else None
+        return self._records[key]
+
+    def segment(self, name: str, partition: str | None) -> str | None:
+        """The partition's path segment (``date=2013-01-01``), None when unpartitioned."""
+        parts = self.graph.specs[name].partitions
+        return None if partition is None or parts is None else parts.segment(partition)
 
     def product(self, name: str, partition: str | None = None) -> tuple[IOManager | None, str | None]:
         """The IO manager and location of an asset's product (None, None when unknowable)."""
@@ -83,13 +96,17 @@ class RunContext:
     def _find_product(self, name: str, partition: str | None) -> tuple[IOManager | None, str | None]:
         io = self.declared_io(name)
         if io is not None:
-            return io, io.default_location(self.root, name, partition)
+            return io, io.default_location(self.root, name, self.segment(name, partition))
         row = self.rows.get((name, partition))
         if row is None or row.get("io_pickle") is None:
             return None, None
-        import cloudpickle
+        pickled = row["io_pickle"]
+        if pickled not in self._unpickled:
+            import cloudpickle
 
-        return cloudpickle.loads(row["io_pickle"]), row["location"]
+            # Every partition of an asset usually holds the same pickled manager: unpickle once.
+            self._unpickled[pickled] = cloudpickle.loads(pickled)
+        return self._unpickled[pickled], row["location"]
 
     def observe(self, name: str, partition: str | None = None) -> Observation | None:
         """The product's current state (None when missing), re-hashing only on a stat change."""
@@ -125,8 +142,18 @@ class RunContext:
     def intent(self, name: str, upstream: Mapping[str, str]) -> Intent:
         """The fingerprint the asset would have now, given its upstream data fingerprints."""
         code = self.code_fingerprint(name)
-        config = fingerprints.config_fingerprint(self.values[name])
+        if name not in self._config_fp:
+            self._config_fp[name] = fingerprints.config_fingerprint(self.values[name])
+        config = self._config_fp[name]
         io = self.io_fingerprint(name)
         up = dict(upstream)
-        whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
+        if self.graph.specs[name].partitions is None:
+            whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
+        else:
+            # Thousands of partitions share code, config and IO: hash those once per run.
+            if name not in self._base_fp:
+                self._base_fp[name] = fingerprints.asset_fingerprint(
+                    code=code, config=config, io=io, upstream={}
+                )
+            whole = partition_fingerprint(self._base_fp[name], up)
         return Intent(code=code, config=config, io=io, upstream=up, fingerprint=whole)

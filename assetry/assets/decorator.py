@@ -18,6 +18,7 @@ import attrs
 
 from assetry.errors import AssetGraphError
 from assetry.io_managers import IOManager, resolve
+from assetry.partitions import Partitions
 
 __all__ = ["Asset", "AssetSpec", "Param", "asset", "check_name"]
 
@@ -52,7 +53,7 @@ class AssetSpec:
     retries: int = 0
     description: str | None = None
     tags: Mapping[str, str] = attrs.field(factory=dict)
-    partitions: Any = None
+    partitions: Partitions | None = None
     kind: str = "python"
     #: Extra fingerprint material for non-Python assets (the rendered SQL, the client).
     extra: Mapping[str, Any] = attrs.field(factory=dict)
@@ -80,14 +81,20 @@ class AssetSpec:
             params.append(Param(p.name, has_default, p.default if has_default else None))
         deps = tuple(_dep_name(d, name) for d in (options.pop("deps", None) or ()))
         io = resolve(options.pop("io", None), name)
-        checks = tuple(options.pop("checks", None) or ())
+        checks = _checks(options.pop("checks", None), name)
+        partitions = options.pop("partitions", None)
+        if partitions is not None and not isinstance(partitions, Partitions):
+            raise AssetGraphError(
+                f"asset {name!r} has partitions={partitions!r}; give DailyPartitions(...) or "
+                "StaticPartitions([...])"
+            )
         retries = options.pop("retries", 0) or 0
         if not isinstance(retries, int) or retries < 0:
             raise AssetGraphError(f"asset {name!r} has retries={retries!r}; give a whole number >= 0")
         tags = dict(options.pop("tags", None) or {})
         return cls(
             name=name, fn=fn, params=tuple(params), deps=deps, io=io, checks=checks,
-            retries=retries, tags=tags, **options,
+            retries=retries, tags=tags, partitions=partitions, **options,
         )
 
     @property
@@ -110,7 +117,7 @@ class AssetSpec:
 def _hints_cached(fn: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure to resolve leaves the raw annotations
         # An annotation naming something not importable here: keep the raw text.
         hints = dict(getattr(fn, "__annotations__", {}))
     return tuple(hints.items())
@@ -128,6 +135,19 @@ def check_name(name: Any, where: str = "") -> None:
             f"asset name {name!r}{at} is not a valid name; use letters, digits and "
             "underscores, not starting with a digit (it names files and parameters)"
         )
+
+
+def _checks(checks: Any, owner: str) -> tuple[Any, ...]:
+    from assetry.checks import as_check
+
+    if checks is None:
+        return ()
+    if not isinstance(checks, (list, tuple)):
+        checks = [checks]
+    try:
+        return tuple(as_check(c) for c in checks)
+    except AssetGraphError as exc:
+        raise AssetGraphError(f"asset {owner!r}: {exc}") from None
 
 
 def _dep_name(dep: Any, owner: str) -> str:

@@ -19,7 +19,7 @@ from assetry.assets.checking import check_return, check_schema
 from assetry.assets.decorator import PARTITION_PARAM, AssetSpec
 from assetry.errors import AssetError, CheckError
 from assetry.io_managers import IOManager, default_for_annotation, default_for_value
-from assetry.io_managers.base import Observation, Stored
+from assetry.io_managers.base import Observation, PartitionedProduct, Stored
 
 __all__ = ["Input", "Outcome", "Task", "run_task", "summarize"]
 
@@ -32,6 +32,8 @@ class Input:
     upstream: str
     location: str
     io: IOManager
+    #: Every stored partition, when a partitioned upstream feeds an unpartitioned asset.
+    partitions: PartitionedProduct | None = None
 
 
 @attrs.frozen
@@ -45,6 +47,14 @@ class Task:
     partition: str | None = None
     partition_value: Any = None
     location: str | None = None
+    #: The partition's path segment (``date=2013-01-01``) for the default location.
+    segment: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``asset`` or ``asset[key]``, for messages."""
+        name = self.spec.name
+        return name if self.partition is None else f"{name}[{self.partition}]"
 
 
 @attrs.frozen
@@ -90,7 +100,7 @@ def _attempt(task: Task, attempt: int, start: float) -> Outcome:
             value = spec.fn(**kwargs)
         except Exception as exc:
             raise _UserError(
-                f"asset {spec.name!r} ({spec.qualname}) raised {type(exc).__name__}: {exc}"
+                f"asset {task.label!r} ({spec.qualname}) raised {type(exc).__name__}: {exc}"
                 f"{_inputs_note(kwargs, task)}"
             ) from exc
         check_return(spec.name, value, spec.hints().get("return"))
@@ -103,17 +113,17 @@ def _attempt(task: Task, attempt: int, start: float) -> Outcome:
             failed = [c for c in checks if c.blocking and not c.passed]
             if failed:
                 raise CheckError(
-                    f"asset {spec.name!r} failed check {failed[0].check!r}: {failed[0].detail}"
+                    f"asset {task.label!r} failed check {failed[0].check!r}: {failed[0].detail}"
                 )
         io = _io_for(spec, value)
-        location = task.location or io.default_location(_root(task), spec.name, task.partition)
+        location = task.location or io.default_location(_root(task), spec.name, task.segment)
         stored = io.save(value, location)
         observation = io.observe(location)
         return Outcome(
             ok=True, duration_s=time.perf_counter() - start, attempts=attempt, stored=stored,
             observation=observation, io=io, checks=checks,
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the boundary around user code: every failure is an outcome
         cause = exc.__cause__ if isinstance(exc, _UserError) else exc
         kind = type(exc).__name__ if isinstance(exc, AssetError) and not isinstance(exc, _UserError) else None
         message = str(exc) if isinstance(exc, (AssetError,)) else f"{type(exc).__name__}: {exc}"
@@ -140,7 +150,10 @@ def _load_inputs(task: Task) -> dict[str, Any]:
     hints = task.spec.hints()
     kwargs: dict[str, Any] = dict(task.config)
     for inp in task.inputs:
-        kwargs[inp.param] = inp.io.load(inp.location, hints.get(inp.param))
+        if inp.partitions is not None:
+            kwargs[inp.param] = inp.io.load_partitions(inp.partitions, hints.get(inp.param))
+        else:
+            kwargs[inp.param] = inp.io.load(inp.location, hints.get(inp.param))
     if task.partition is not None and any(p.name == PARTITION_PARAM for p in task.spec.params):
         kwargs[PARTITION_PARAM] = task.partition_value
     return kwargs

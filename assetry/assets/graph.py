@@ -105,6 +105,11 @@ class AssetGraph:
                     continue
                 elif p.has_default:
                     conf[p.name] = p.default
+                elif p.name == PARTITION_PARAM:
+                    problems.append(
+                        f"asset {name!r} has parameter {p.name!r} but no partitions; declare "
+                        "them with @asset(partitions=DailyPartitions(...)) or StaticPartitions([...])"
+                    )
                 else:
                     problems.append(_unknown_param(name, p.name, names))
             for d in spec.deps:
@@ -113,6 +118,7 @@ class AssetGraph:
                         f"asset {name!r} has deps entry {d!r}, which names no asset"
                         f"{_suggest(d, names)}"
                     )
+            problems.extend(_partition_problems(spec, by_name))
             inputs[name] = tuple(ins)
             upstream[name] = tuple(dict.fromkeys([*ins, *(d for d in spec.deps if d in by_name)]))
             config[name] = conf
@@ -175,6 +181,35 @@ def _reach(start: str, edges: Mapping[str, tuple[str, ...]]) -> set[str]:
             seen.add(n)
             stack.extend(edges[n])
     return seen
+
+
+def _partition_problems(spec: AssetSpec, by_name: Mapping[str, AssetSpec]) -> list[str]:
+    """A partitioned asset maps partition to partition onto partitioned upstream of its kind."""
+    mine = spec.partitions
+    if mine is None:
+        return []
+    problems = []
+    for upstream in dict.fromkeys([*(p.name for p in spec.params), *spec.deps]):
+        up = by_name.get(upstream)
+        theirs = up.partitions if up is not None and upstream != spec.name else None
+        if theirs is None:
+            continue
+        if not theirs.compatible(mine):
+            problems.append(
+                f"asset {spec.name!r} is partitioned by {type(mine).__name__} but its upstream "
+                f"{upstream!r} by {type(theirs).__name__}; partition both the same way, or drop "
+                f"partitions= from {spec.name!r} to receive every partition at once"
+            )
+            continue
+        known = set(theirs)
+        extra = [k for k in mine if k not in known]
+        if extra:
+            problems.append(
+                f"asset {spec.name!r} has partition(s) {', '.join(map(repr, extra[:3]))}"
+                f"{' ...' if len(extra) > 3 else ''} that its upstream {upstream!r} lacks "
+                f"({theirs.describe()}); narrow {spec.name!r}'s partitions or widen {upstream!r}'s"
+            )
+    return problems
 
 
 def _suggest(name: str, names: list[str]) -> str:

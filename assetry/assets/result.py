@@ -76,6 +76,8 @@ class MaterializeResult:
     errors: dict[str, str] = attrs.field(factory=dict)
     error_kinds: dict[str, str | None] = attrs.field(factory=dict)
     duration_s: float = 0.0
+    #: The partition set of each partitioned asset of the graph.
+    partition_sets: dict[str, Any] = attrs.field(factory=dict)
 
     def _names(self, status: str) -> list[str]:
         return [r.key for r in self.records if r.status == status]
@@ -118,7 +120,17 @@ class MaterializeResult:
         raise KeyError(f"asset {name!r} was not part of this run")
 
     def load(self, name: str, as_type: Any = None) -> Any:
-        """The stored value of an asset of this run, as ``as_type`` (natural type by default)."""
+        """The stored value of an asset of this run, as ``as_type`` (natural type by default).
+
+        ``"asset[key]"`` loads one partition; a partitioned asset's bare name
+        loads every stored partition, as an unpartitioned downstream gets them.
+
+        Examples:
+            >>> result.load("daily_flights[2013-01-01]")  # doctest: +SKIP
+            >>> result.load("daily_flights", pl.LazyFrame)  # doctest: +SKIP
+        """
+        if name not in self.products and name in self.partition_sets:
+            return self._load_partitions(name, as_type)
         if name not in self.products:
             raise StorageError(
                 f"asset {name!r} has no stored product in this run; stored: "
@@ -126,6 +138,20 @@ class MaterializeResult:
             )
         io, location = self.products[name]
         return io.load(location, as_type)
+
+    def _load_partitions(self, name: str, as_type: Any) -> Any:
+        from assetry.io_managers.base import PartitionedProduct
+
+        parts = self.partition_sets[name]
+        keys = tuple(k for k in parts if f"{name}[{k}]" in self.products)
+        if not keys:
+            raise StorageError(f"asset {name!r} has no stored partition in this run")
+        products = [self.products[f"{name}[{k}]"] for k in keys]
+        stored = PartitionedProduct(
+            asset=name, column=parts.column, keys=keys, values=tuple(map(parts.value, keys)),
+            locations=tuple(loc for _, loc in products),
+        )
+        return products[0][0].load_partitions(stored, as_type)
 
     def __repr__(self) -> str:
         return (

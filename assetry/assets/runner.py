@@ -1,9 +1,11 @@
-"""The runner: ``materialize()`` executes a graph, asset by asset, as soon as each is ready.
+"""The runner: ``materialize()`` executes a graph, step by step, as soon as each is ready.
 
-It owns scheduling (an asset starts the moment its upstream is done, not level
-by level), calling the planner for each asset, handing work to an executor,
-and recording every outcome in the catalog. Freshness rules live in the
-planner; the work of one asset lives in :mod:`assetry.assets.execution`.
+A step is an unpartitioned asset or one partition of a partitioned asset
+(:mod:`assetry.assets.steps`). The runner owns scheduling (a step starts the
+moment its upstream steps are done, not level by level), calling the planner
+for each step, handing work to an executor, and recording every outcome
+(:mod:`assetry.assets.recording`). Freshness rules live in the planner; the
+work of one step lives in :mod:`assetry.assets.execution`.
 """
 
 from __future__ import annotations
@@ -23,18 +25,24 @@ from assetry.assets.context import RunContext, resolve_config
 from assetry.assets.execution import Input, Outcome, Task, run_task
 from assetry.assets.graph import AssetGraph
 from assetry.assets.hooks import call_asset_hook, call_run_hook, materialize_error
-from assetry.assets.planner import decide
+from assetry.assets.planner import Intent, decide
+from assetry.assets.recording import Recorder, now
 from assetry.assets.result import MaterializeResult, StepRecord
 from assetry.assets.roots import prepare_root
-from assetry.catalog import CatalogWriter, connect, dumps_upstream, read_records
+from assetry.assets.steps import (
+    StepKey,
+    Steps,
+    UpstreamState,
+    expand,
+    label,
+    run_keys,
+    upstream_state,
+)
+from assetry.catalog import CatalogWriter, connect, read_records
 from assetry.errors import AssetError, AssetGraphError
+from assetry.io_managers.base import PartitionedProduct
 
 __all__ = ["materialize", "now"]
-
-
-def now() -> dt.datetime:
-    """The current UTC time, naive (the catalog's TIMESTAMP columns are UTC)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def materialize(
@@ -53,7 +61,7 @@ def materialize(
     on_failure: Any = None,
     reporter: Any = None,
 ) -> MaterializeResult:
-    """Run every selected asset that is stale, skip the fresh ones, record it all.
+    """Run every selected asset (and partition) that is stale, skip the fresh ones, record it all.
 
     Args:
         assets: an asset, a module holding assets, or a list of these.
@@ -64,7 +72,8 @@ def materialize(
         executor: ``"sync"``, ``"threads"``, ``"processes"`` or a ``dask.distributed.Client``.
         max_workers: parallel tasks at most (threads and processes).
         config: ``{asset: {param: value}}`` overrides of config parameters.
-        partitions: keys or ``"first..last"`` for partitioned assets.
+        partitions: keys or ``"first..last"`` ranges (or a list of these) narrowing the
+            partitioned assets to those partitions; default every partition.
         raise_on_error: raise :class:`MaterializeError` at the end if anything failed.
         on_finish: ``f(result)`` called after every run.
         on_failure: ``f(result)`` called after a run with failures.
@@ -74,16 +83,18 @@ def materialize(
         >>> result = materialize([flights, delays], root="data")  # doctest: +SKIP
         >>> result.materialized  # doctest: +SKIP
         ['flights', 'delays']
+        >>> materialize([daily_flights], partitions="2013-01-01..2013-01-31")  # doctest: +SKIP
     """
     graph = AssetGraph.build(assets)
     selected = graph.select(select)
     forced = _forced(force, graph)
     values = resolve_config(graph, config)
-    root_path = prepare_root(root)
-    catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / "catalog.duckdb")
     if partitions is not None and not any(s.partitions for s in graph.specs.values()):
         raise AssetGraphError("partitions= was given, but no selected asset is partitioned")
-    run = _Run(graph, selected, forced, values, root_path, catalog_path, reporter)
+    steps = expand(graph, run_keys(graph, selected, partitions))
+    root_path = prepare_root(root)
+    catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / "catalog.duckdb")
+    run = _Run(graph, steps, forced, values, root_path, catalog_path, reporter)
     result = run.execute(executor, max_workers)
     call_run_hook(on_finish, result, "on_finish")
     if not result.success:
@@ -108,7 +119,7 @@ def _forced(force: bool | str | Iterable[str], graph: AssetGraph) -> set[str]:
 @attrs.define
 class _Run:
     graph: AssetGraph
-    selected: list[str]
+    steps: Steps
     forced: set[str]
     values: dict[str, dict[str, Any]]
     root: Any
@@ -116,13 +127,13 @@ class _Run:
     reporter: Any
     run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
     ctx: RunContext = attrs.field(init=False)
-    writer: CatalogWriter = attrs.field(init=False)
+    recorder: Recorder = attrs.field(init=False)
     result: MaterializeResult = attrs.field(init=False)
-    status: dict[str, str] = attrs.field(factory=dict)
-    data_fp: dict[str, str | None] = attrs.field(factory=dict)
-    reasons: dict[str, str] = attrs.field(factory=dict)
-    started: dict[str, dt.datetime] = attrs.field(factory=dict)
-    intents: dict[str, Any] = attrs.field(factory=dict)
+    status: dict[StepKey, str] = attrs.field(factory=dict)
+    data_fp: dict[StepKey, str | None] = attrs.field(factory=dict)
+    reasons: dict[StepKey, str] = attrs.field(factory=dict)
+    started: dict[StepKey, dt.datetime] = attrs.field(factory=dict)
+    intents: dict[StepKey, Intent] = attrs.field(factory=dict)
 
     def execute(self, executor: Any, max_workers: int | None) -> MaterializeResult:
         from assetry.assets.executors import make_executor
@@ -131,17 +142,20 @@ class _Run:
         con = connect(self.catalog_path)
         try:
             self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
-            self.writer = CatalogWriter(con)
-            self.result = MaterializeResult(run_id=self.run_id)
-            self._start_records(executor)
+            writer = CatalogWriter(con)
+            self.recorder = Recorder(writer, self.run_id, self.ctx.rows)
+            self.result = MaterializeResult(run_id=self.run_id, partition_sets={
+                n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
+            })
+            self.recorder.start(self.graph, self.root, executor)
             pool = make_executor(executor, max_workers)
             try:
                 self._schedule(pool)
             finally:
                 pool.shutdown()
                 self.result.duration_s = time.perf_counter() - t0
-                self._finish_records()
-                self.writer.close()
+                self.recorder.finish(self.result)
+                writer.close()
         finally:
             con.close()
         if self.reporter is not None:
@@ -151,194 +165,154 @@ class _Run:
     # -- scheduling ------------------------------------------------------------------------
 
     def _schedule(self, pool: Any) -> None:
-        chosen = set(self.selected)
-        for name in self.selected:
-            for up in self.graph.upstream[name]:
-                if up not in chosen and up not in self.status:
-                    obs = self.ctx.observe(up)
-                    self.status[up] = "external"
-                    self.data_fp[up] = obs.data_fingerprint if obs else None
-                    self._remember_product(up)
-        waiting = {n: sum(u in chosen for u in self.graph.upstream[n]) for n in self.selected}
-        ready = deque(n for n in self.selected if waiting[n] == 0)
-        futures: dict[cf.Future[Outcome], str] = {}
+        for step in self.steps.external:
+            obs = self.ctx.observe(*step)
+            self.status[step] = "external"
+            self.data_fp[step] = obs.data_fingerprint if obs else None
+            self._remember_product(step)
+        waiting = dict(self.steps.waiting)
+        ready = deque(s for s in self.steps.order if waiting[s] == 0)
+        futures: dict[cf.Future[Outcome], StepKey] = {}
         if self.reporter is not None:
-            self.reporter.run_started(list(self.selected))
+            self.reporter.run_started([label(s) for s in self.steps.order])
         while ready or futures:
             while ready:
-                name = ready.popleft()
-                task = self._plan(name)
+                step = ready.popleft()
+                task = self._plan(step)
                 if task is None:
-                    self._release(name, chosen, waiting, ready)
+                    self._release(step, waiting, ready)
                 else:
                     if self.reporter is not None:
-                        self.reporter.asset_started(name)
-                    self.started[name] = now()
-                    futures[pool.submit(run_task, task)] = name
+                        self.reporter.asset_started(label(step))
+                    self.started[step] = now()
+                    futures[pool.submit(run_task, task)] = step
             if futures:
                 done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    name = futures.pop(future)
-                    self._complete(name, _outcome_of(future))
-                    self._release(name, chosen, waiting, ready)
+                    step = futures.pop(future)
+                    self._complete(step, _outcome_of(future))
+                    self._release(step, waiting, ready)
 
-    def _release(self, name: str, chosen: set[str], waiting: dict[str, int], ready: deque[str]) -> None:
-        for down in self.graph.downstream[name]:
-            if down in chosen:
-                waiting[down] -= 1
-                if waiting[down] == 0:
-                    ready.append(down)
+    def _release(self, step: StepKey, waiting: dict[StepKey, int], ready: deque[StepKey]) -> None:
+        for down in self.steps.children[step]:
+            waiting[down] -= 1
+            if waiting[down] == 0:
+                ready.append(down)
 
-    def _plan(self, name: str) -> Task | None:
-        """Decide one asset; record a skip or a block and return None, or return its task."""
-        ups = self.graph.upstream[name]
-        bad = sorted(u for u in ups if self.status.get(u) in ("failed", "blocked"))
-        if bad:
-            self._record(name, "blocked", "upstream failed: " + ", ".join(bad))
+    def _plan(self, step: StepKey) -> Task | None:
+        """Decide one step; record a skip or a block and return None, or return its task."""
+        name, key = step
+        state = upstream_state(self.graph, step, self.status, self.data_fp)
+        if state.bad:
+            self._record(step, "blocked", "upstream failed: " + ", ".join(sorted(state.bad)))
             return None
-        missing = sorted(u for u in ups if self.data_fp.get(u) is None)
-        if missing:
-            hint = ", ".join(repr(m) for m in missing)
-            self._record(name, "failed", "upstream missing", error=(
-                f"asset {name!r} needs {hint}, which has no stored product; select it too "
+        if state.missing:
+            hint = ", ".join(repr(m if key is None or m not in self.result.partition_sets
+                                  else f"{m}[{key}]") for m in sorted(state.missing))
+            self._record(step, "failed", "upstream missing", error=(
+                f"asset {label(step)!r} needs {hint}, which has no stored product; select it too "
                 f"(select='+{name}')"
             ))
             return None
-        spec = self.graph.specs[name]
-        intent = self.ctx.intent(name, {u: self.data_fp[u] for u in ups})  # type: ignore[misc]
-        observation = self.ctx.observe(name)
+        intent = self.ctx.intent(name, state.fingerprints)
+        observation = self.ctx.observe(name, key)
         decision = decide(
-            intent, self.ctx.record(name), observation,
-            forced=name in self.forced, cache=spec.cache,
+            intent, self.ctx.record(name, key), observation,
+            forced=name in self.forced, cache=self.graph.specs[name].cache,
         )
-        self.reasons[name] = decision.reason
+        self.reasons[step] = decision.reason
         if not decision.run and observation is not None:
-            self.data_fp[name] = observation.data_fingerprint
-            self._remember_product(name)
-            self._refresh_stat(name, observation)
-            self._record(name, "skipped", decision.reason)
+            self.data_fp[step] = observation.data_fingerprint
+            self._remember_product(step)
+            self.recorder.refresh_stat(step, observation)
+            self._record(step, "skipped", decision.reason)
             return None
-        self.intents[name] = intent
-        return self._task(name)
+        self.intents[step] = intent
+        return self._task(step, state)
 
-    def _task(self, name: str) -> Task:
+    def _task(self, step: StepKey, state: UpstreamState) -> Task:
+        name, key = step
         spec = self.graph.specs[name]
-        inputs = []
-        for param in self.graph.inputs[name]:
-            io, location = self.result.products[param]
-            inputs.append(Input(param=param, upstream=param, location=location, io=io))
-        _, location = self.ctx.product(name)
+        inputs = [self._input(param, key, state) for param in self.graph.inputs[name]]
+        _, location = self.ctx.product(name, key)
         return Task(
             spec=spec, config=self.values[name], inputs=tuple(inputs), root=str(self.root),
+            partition=key,
+            partition_value=spec.partitions.value(key) if spec.partitions and key else None,
             location=location if spec.io is not None else None,
+            segment=self.ctx.segment(name, key),
         )
 
-    def _remember_product(self, name: str) -> None:
-        io, location = self.ctx.product(name)
+    def _input(self, param: str, key: str | None, state: UpstreamState) -> Input:
+        parts = self.graph.specs[param].partitions
+        if param not in state.partitions:
+            io, location = self.result.products[label((param, None if parts is None else key))]
+            return Input(param=param, upstream=param, location=location, io=io)
+        keys = state.partitions[param]
+        products = [self.result.products[label((param, k))] for k in keys]
+        stored = PartitionedProduct(
+            asset=param, column=parts.column, keys=keys,  # type: ignore[union-attr]
+            values=tuple(parts.value(k) for k in keys),  # type: ignore[union-attr]
+            locations=tuple(loc for _, loc in products),
+        )
+        return Input(param=param, upstream=param, location=products[0][1], io=products[0][0],
+                      partitions=stored)
+
+    def _remember_product(self, step: StepKey) -> None:
+        io, location = self.ctx.product(*step)
         if io is not None and location is not None:
-            self.result.products[name] = (io, location)
+            self.result.products[label(step)] = (io, location)
 
     # -- recording -------------------------------------------------------------------------
 
-    def _complete(self, name: str, outcome: Outcome) -> None:
-        spec = self.graph.specs[name]
-        reason = outcome.reason or self.reasons.get(name, "")
-        for c in outcome.checks:
-            self.writer.put("checks", {
-                "run_id": self.run_id, "asset": name, "partition": None, "check": c.check,
-                "passed": c.passed, "blocking": c.blocking, "detail": c.detail,
-            })
+    def _complete(self, step: StepKey, outcome: Outcome) -> None:
+        spec = self.graph.specs[step[0]]
+        reason = outcome.reason or self.reasons.get(step, "")
+        self.recorder.checks(step, outcome.checks)
         if not outcome.ok:
-            self.result.error_kinds[name] = outcome.error_kind
-            self._record(name, "failed", reason, outcome=outcome, error=outcome.error)
-            call_asset_hook(spec.on_failure, self._context(name, "failed", outcome), "on_failure")
+            self.result.error_kinds[label(step)] = outcome.error_kind
+            self._record(step, "failed", reason, outcome=outcome, error=outcome.error)
+            call_asset_hook(spec.on_failure, self._context(step, "failed", outcome), "on_failure")
             return
         stored, observation, io = outcome.stored, outcome.observation, outcome.io
-        self.data_fp[name] = observation.data_fingerprint
-        self.result.products[name] = (io, stored.location)
-        self._put_asset(name, self.intents[name], observation, io, stored)
-        self._record(name, "materialized", reason, outcome=outcome)
-        call_asset_hook(spec.on_finish, self._context(name, "materialized", outcome), "on_finish")
+        self.data_fp[step] = observation.data_fingerprint  # type: ignore[union-attr]
+        self.result.products[label(step)] = (io, stored.location)  # type: ignore[assignment,union-attr]
+        self.recorder.asset(step, self.intents[step], observation, io, stored)
+        self._record(step, "materialized", reason, outcome=outcome)
+        call_asset_hook(spec.on_finish, self._context(step, "materialized", outcome), "on_finish")
 
-    def _put_asset(self, name: str, intent: Any, observation: Any, io: Any, stored: Any) -> None:
-        import cloudpickle
-
-        self.writer.put("assets", {
-            "asset": name, "partition": None, "fingerprint": intent.fingerprint,
-            "code_fingerprint": intent.code, "config_fingerprint": intent.config,
-            "io_fingerprint": intent.io, "upstream": dumps_upstream(dict(intent.upstream)),
-            "data_fingerprint": observation.data_fingerprint, "stat_key": observation.stat_key,
-            "io": io.describe(), "io_pickle": cloudpickle.dumps(io), "location": stored.location,
-            "rows": stored.rows, "bytes": stored.bytes, "schema": stored.schema,
-            "updated_at": now(), "run_id": self.run_id,
-        })
-
-    def _refresh_stat(self, name: str, observation: Any) -> None:
-        row = self.ctx.rows.get((name, None))
-        if row is not None and row.get("stat_key") != observation.stat_key:
-            # Touched but identical: remember the new stat so the next run need not re-hash.
-            self.writer.put("assets", {**row, "stat_key": observation.stat_key})
-
-    def _record(self, name: str, status: str, reason: str, *, outcome: Outcome | None = None,
+    def _record(self, step: StepKey, status: str, reason: str, *, outcome: Outcome | None = None,
                 error: str | None = None) -> None:
-        self.status[name] = status
+        self.status[step] = status
+        key = label(step)
         if status == "failed":
-            self.result.errors[name] = error or ""
-            self.result.error_kinds.setdefault(name, None)
+            self.result.errors[key] = error or ""
+            self.result.error_kinds.setdefault(key, None)
         stored = outcome.stored if outcome is not None else None
-        intent = self.intents.get(name)
-        row = self.ctx.rows.get((name, None)) if status == "skipped" else None
+        row = (self.ctx.rows.get(step) or {}) if status == "skipped" else {}
         rec = StepRecord(
-            asset=name, status=status, reason=reason,
+            asset=step[0], status=status, reason=reason, partition=step[1],
             duration_s=outcome.duration_s if outcome else None,
-            rows=stored.rows if stored else (row or {}).get("rows"),
-            bytes=stored.bytes if stored else (row or {}).get("bytes"),
-            location=stored.location if stored else (row or {}).get("location"),
+            rows=stored.rows if stored else row.get("rows"),
+            bytes=stored.bytes if stored else row.get("bytes"),
+            location=stored.location if stored else row.get("location"),
             error=error, attempts=outcome.attempts if outcome else 0,
         )
         self.result.records.append(rec)
-        self.writer.put("materializations", {
-            "run_id": self.run_id, "asset": name, "partition": None, "status": status,
-            "reason": reason,
-            "fingerprint": intent.fingerprint if intent else (row or {}).get("fingerprint"),
-            "code_fingerprint": intent.code if intent else (row or {}).get("code_fingerprint"),
-            "data_fingerprint": self.data_fp.get(name) if status in ("materialized", "skipped") else None,
-            "started_at": self.started.get(name, now()), "duration_s": rec.duration_s,
-            "rows": rec.rows, "bytes": rec.bytes, "location": rec.location, "error": error,
-            "attempts": rec.attempts,
-        })
+        self.recorder.materialization(
+            step, rec, self.intents.get(step), self.data_fp.get(step), self.started.get(step)
+        )
         if self.reporter is not None:
             self.reporter.asset_finished(rec)
 
-    def _context(self, name: str, status: str, outcome: Outcome) -> Any:
+    def _context(self, step: StepKey, status: str, outcome: Outcome) -> Any:
         from assetry.assets.result import AssetContext
 
         stored = outcome.stored
         return AssetContext(
-            asset=name, status=status, run_id=self.run_id, reason=self.reasons.get(name, ""),
+            asset=step[0], status=status, run_id=self.run_id, reason=self.reasons.get(step, ""),
             location=stored.location if stored else None, rows=stored.rows if stored else None,
-            duration_s=outcome.duration_s, error=outcome.error,
-        )
-
-    def _start_records(self, executor: Any) -> None:
-        self.writer.put("runs", {
-            "run_id": self.run_id, "started_at": now(), "status": "running",
-            "root": str(self.root), "executor": str(getattr(executor, "name", executor)),
-            "pid": os.getpid(),
-        })
-        names = list(self.graph.specs)
-        self.writer.sql("DELETE FROM dependencies WHERE list_contains(?, asset)", [names])
-        for name in names:
-            for up in self.graph.upstream[name]:
-                self.writer.put("dependencies", {"asset": name, "upstream": up})
-
-    def _finish_records(self) -> None:
-        r = self.result
-        self.writer.sql(
-            "UPDATE runs SET finished_at = ?, status = ?, n_materialized = ?, n_skipped = ?, "
-            "n_failed = ?, n_blocked = ? WHERE run_id = ?",
-            [now(), "success" if r.success else "failed", len(r.materialized), len(r.skipped),
-             len(r.failed), len(r.blocked), self.run_id],
+            duration_s=outcome.duration_s, error=outcome.error, partition=step[1],
         )
 
 
@@ -347,5 +321,5 @@ def _outcome_of(future: cf.Future[Outcome]) -> Outcome:
         return future.result()
     except AssetError as exc:
         return Outcome(ok=False, duration_s=0.0, error=str(exc), error_kind=type(exc).__name__)
-    except Exception as exc:  # the executor itself failed (a worker died, unpicklable task)
+    except Exception as exc:  # noqa: BLE001 - the executor failed (a worker died, unpicklable task)
         return Outcome(ok=False, duration_s=0.0, error=f"{type(exc).__name__}: {exc}")

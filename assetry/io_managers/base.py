@@ -13,7 +13,13 @@ the asset's fingerprint). It has symmetric verbs:
   the catalog recorded last time, so a cheap change detector (file stat) can
   avoid re-reading unchanged content.
 - ``default_location(root, name, partition=None)``: where the product goes
-  when the user does not say.
+  when the user does not say; ``partition`` is the partition's hive-style path
+  segment (``date=2013-01-01``), so files land at ``<root>/<name>/date=2013-01-01/``.
+- ``load_partitions(partitions, annotation=None)``: every stored partition of a
+  partitioned asset as one value, for an unpartitioned downstream: one frame
+  (lazy or eager) with the partition column, or ``dict[key, value]`` when the
+  annotation is a ``dict``. The base class builds it from ``load``; a manager
+  may do better (Parquet scans every partition at once).
 
 This module owns the protocol and shared helpers for file products; it never
 touches the catalog.
@@ -40,6 +46,7 @@ __all__ = [
     "FileIOManager",
     "IOManager",
     "Observation",
+    "PartitionedProduct",
     "Stored",
     "atomic_path",
     "hash_file",
@@ -70,6 +77,21 @@ class Observation:
     stat_key: str | None = None
 
 
+@attrs.frozen
+class PartitionedProduct:
+    """The stored partitions of one asset, as an unpartitioned downstream receives them.
+
+    ``keys``, ``values`` (what the ``partition`` parameter received: a date or
+    a string) and ``locations`` run in parallel, in partition order.
+    """
+
+    asset: str
+    column: str
+    keys: tuple[str, ...]
+    values: tuple[Any, ...]
+    locations: tuple[str, ...]
+
+
 class IOManager(abc.ABC):
     """Base class of every IO manager (subclasses are ``@attrs.frozen``).
 
@@ -97,6 +119,28 @@ class IOManager(abc.ABC):
     @abc.abstractmethod
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
         """See the module docstring."""
+
+    def load_partitions(self, partitions: PartitionedProduct, annotation: Any = None) -> Any:
+        """Every stored partition as one value (see the module docstring).
+
+        ``dict[str, X]`` gives ``{key: value loaded as X}``; a frame annotation
+        gives one frame of all partitions with the partition column added where
+        a partition lacks it; ``pathlib.Path`` the asset's directory; no
+        annotation a frame for managers that store frames, else a dict.
+        """
+        kind = load_kind(annotation)
+        if kind == "natural":
+            kind = "polars" if self.stores_frames else "dict:natural"
+        if kind.startswith("dict:"):
+            args = typing.get_args(annotation)
+            inner = args[1] if len(args) == 2 else None
+            return {k: self.load(loc, inner) for k, loc in zip(partitions.keys, partitions.locations)}
+        if kind == "path":
+            return partition_directory(partitions)
+        return concat_partitions(self, partitions, kind)
+
+    #: Whether products are frames (an unannotated downstream of all partitions gets one frame).
+    stores_frames: ClassVar[bool] = False
 
     def settings(self) -> dict[str, Any]:
         """The settings that enter the fingerprint (every attrs field by default)."""
@@ -169,9 +213,10 @@ class FileIOManager(IOManager):
     extension: ClassVar[str] = ""
 
     def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
+        # os.path, not pathlib: a wide partitioned run builds thousands of these while planning.
         if partition is None:
-            return str(root / f"{name}.{self.extension}")
-        return str(root / name / partition / f"data.{self.extension}")
+            return os.path.join(root, f"{name}.{self.extension}")
+        return os.path.join(root, name, partition, f"data.{self.extension}")
 
     def save(self, value: Any, location: str) -> Stored:
         with atomic_path(location) as tmp:
@@ -191,6 +236,38 @@ class FileIOManager(IOManager):
     @abc.abstractmethod
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         """Write ``value`` to ``path``; return its row count and schema (or None)."""
+
+
+# -- partitions ------------------------------------------------------------------------------
+
+
+def partition_directory(partitions: PartitionedProduct) -> pathlib.Path:
+    """The asset's directory that holds every partition (``<root>/<asset>``)."""
+    parents = {os.path.dirname(os.path.dirname(loc)) for loc in partitions.locations}
+    if len(parents) != 1:
+        raise StorageError(
+            f"the partitions of {partitions.asset!r} do not share one directory; "
+            "annotate the parameter dict[str, pathlib.Path] to get each partition's path"
+        )
+    return pathlib.Path(parents.pop())
+
+
+def concat_partitions(io: IOManager, partitions: PartitionedProduct, kind: str) -> Any:
+    """Load each partition and stack them into one frame of the requested kind."""
+    import polars as pl
+
+    lazy = kind == "lazy"
+    frames = []
+    for value, location in zip(partitions.values, partitions.locations):
+        frame = io.load(location, pl.LazyFrame if lazy else pl.DataFrame)
+        names = frame.collect_schema().names() if lazy else frame.columns
+        if partitions.column not in names:
+            frame = frame.with_columns(pl.lit(value).alias(partitions.column))
+        frames.append(frame)
+    if not frames:
+        return convert_frame(pl.DataFrame(), kind, partitions.asset)
+    stacked = pl.concat(frames, how="diagonal_relaxed")
+    return stacked if lazy else convert_frame(stacked, kind, partitions.asset)
 
 
 # -- loading by annotation -----------------------------------------------------------------

@@ -7,6 +7,7 @@ the parameter's annotation. They know nothing of the catalog or the graph.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from typing import Any, ClassVar
 
@@ -14,7 +15,10 @@ import attrs
 
 from assetry.errors import AssetTypeError
 from assetry.io_managers.base import (
+    TEMP_MARKER,
     FileIOManager,
+    IOManager,
+    PartitionedProduct,
     convert_frame,
     frame_schema,
     load_kind,
@@ -53,6 +57,7 @@ class Parquet(FileIOManager):
     compression: str = "zstd"
     short_name: ClassVar[str] = "parquet"
     extension: ClassVar[str] = "parquet"
+    stores_frames: ClassVar[bool] = True
 
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         import polars as pl
@@ -83,6 +88,50 @@ class Parquet(FileIOManager):
             return pq.read_table(location)
         return convert_frame(pl.read_parquet(location), kind)
 
+    def load_partitions(self, partitions: PartitionedProduct, annotation: Any = None) -> Any:
+        """All partitions as one hive-partitioned ``scan_parquet`` (with the partition column).
+
+        When the asset's directory holds exactly the partitions asked for, the
+        scan is ``<root>/<asset>/**/*.parquet``; otherwise it lists the files.
+        A filter on the partition column skips the other files unread.
+
+        Examples:
+            >>> Parquet().load_partitions(partitions, pl.LazyFrame)  # doctest: +SKIP
+            <LazyFrame ...>
+        """
+        import polars as pl
+
+        kind = load_kind(annotation)
+        if kind not in ("natural", "polars", "lazy", "arrow", "pandas") or not partitions.keys:
+            return IOManager.load_partitions(self, partitions, annotation)
+        dtype = pl.Date if type(partitions.values[0]).__name__ == "date" else pl.String
+        source: Any = _hive_glob(partitions) or list(partitions.locations)
+        frame = pl.scan_parquet(
+            source, hive_partitioning=True, hive_schema={partitions.column: dtype}
+        )
+        if kind == "lazy":
+            return frame
+        if kind == "arrow":
+            return frame.collect().to_arrow()
+        return convert_frame(frame.collect(), kind, partitions.asset)
+
+
+def _hive_glob(partitions: PartitionedProduct) -> str | None:
+    """``<dir>/**/*.parquet`` when that directory holds exactly these partitions, else None."""
+    segments = {f"{partitions.column}={k}" for k in partitions.keys}
+    dirs = {os.path.dirname(loc) for loc in partitions.locations}
+    bases = {os.path.dirname(d) for d in dirs}
+    if len(bases) != 1 or {os.path.basename(d) for d in dirs} != segments:
+        return None
+    if any(os.path.basename(loc) != "data.parquet" for loc in partitions.locations):
+        return None
+    base = bases.pop()
+    try:
+        present = {n for n in os.listdir(base) if TEMP_MARKER not in n}
+    except OSError:
+        return None
+    return os.path.join(base, "**", "*.parquet") if present == segments else None
+
 
 @attrs.frozen
 class CSV(FileIOManager):
@@ -96,6 +145,7 @@ class CSV(FileIOManager):
     separator: str = ","
     short_name: ClassVar[str] = "csv"
     extension: ClassVar[str] = "csv"
+    stores_frames: ClassVar[bool] = True
 
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         import polars as pl

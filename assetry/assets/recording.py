@@ -1,0 +1,130 @@
+"""The rows a run writes to the catalog, one step (an asset or one partition) at a time.
+
+It owns the shape of the ``runs``, ``materializations``, ``assets``,
+``dependencies`` and ``checks`` rows and hands them to the catalog's batched
+writer. It decides nothing: the runner says what happened, this writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from assetry.assets.graph import AssetGraph
+from assetry.assets.steps import StepKey
+from assetry.catalog import CatalogWriter, dumps_upstream
+
+__all__ = ["Recorder", "now"]
+
+_SKIP_BATCH = 5000
+
+
+def now() -> dt.datetime:
+    """The current UTC time, naive (the catalog's TIMESTAMP columns are UTC)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@attrs.define
+class Recorder:
+    """Writes one run's rows through a :class:`CatalogWriter`."""
+
+    writer: CatalogWriter
+    run_id: str
+    rows: Mapping[StepKey, dict[str, Any]]
+    _pickled: dict[Any, bytes] = attrs.field(factory=dict)
+    _skipped: list[dict[str, Any]] = attrs.field(factory=list)
+
+    def start(self, graph: AssetGraph, root: Any, executor: Any) -> None:
+        """The ``runs`` row, and the graph's edges in ``dependencies``."""
+        self.writer.put("runs", {
+            "run_id": self.run_id, "started_at": now(), "status": "running",
+            "root": str(root), "executor": str(getattr(executor, "name", executor)),
+            "pid": os.getpid(),
+        })
+        names = list(graph.specs)
+        self.writer.sql("DELETE FROM dependencies WHERE list_contains(?, asset)", [names])
+        for name in names:
+            for up in graph.upstream[name]:
+                self.writer.put("dependencies", {"asset": name, "upstream": up})
+
+    def finish(self, result: Any) -> None:
+        """Write the held-back skip rows and close the ``runs`` row with the counts."""
+        self._flush_skipped()
+        self.writer.sql(
+            "UPDATE runs SET finished_at = ?, status = ?, n_materialized = ?, n_skipped = ?, "
+            "n_failed = ?, n_blocked = ? WHERE run_id = ?",
+            [now(), "success" if result.success else "failed", len(result.materialized),
+             len(result.skipped), len(result.failed), len(result.blocked), self.run_id],
+        )
+
+    def checks(self, step: StepKey, outcomes: Any) -> None:
+        """One ``checks`` row per check outcome."""
+        for c in outcomes:
+            self.writer.put("checks", {
+                "run_id": self.run_id, "asset": step[0], "partition": step[1], "check": c.check,
+                "passed": c.passed, "blocking": c.blocking, "detail": c.detail,
+            })
+
+    def asset(self, step: StepKey, intent: Any, observation: Any, io: Any, stored: Any) -> None:
+        """The ``assets`` row of a freshly stored product (replacing its previous row)."""
+        self.writer.put("assets", {
+            "asset": step[0], "partition": step[1], "fingerprint": intent.fingerprint,
+            "code_fingerprint": intent.code, "config_fingerprint": intent.config,
+            "io_fingerprint": intent.io, "upstream": dumps_upstream(dict(intent.upstream)),
+            "data_fingerprint": observation.data_fingerprint, "stat_key": observation.stat_key,
+            "io": io.describe(), "io_pickle": self._pickle(io), "location": stored.location,
+            "rows": stored.rows, "bytes": stored.bytes, "schema": stored.schema,
+            "updated_at": now(), "run_id": self.run_id,
+        })
+
+    def refresh_stat(self, step: StepKey, observation: Any) -> None:
+        """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""
+        row = self.rows.get(step)
+        if row is not None and row.get("stat_key") != observation.stat_key:
+            self.writer.put("assets", {**row, "stat_key": observation.stat_key})
+
+    def materialization(self, step: StepKey, record: Any, intent: Any, data_fp: str | None,
+                        started_at: dt.datetime | None) -> None:
+        """The ``materializations`` row of one step."""
+        row = self.rows.get(step) if record.status == "skipped" else None
+        values = {
+            "run_id": self.run_id, "asset": step[0], "partition": step[1],
+            "status": record.status, "reason": record.reason,
+            "fingerprint": intent.fingerprint if intent else (row or {}).get("fingerprint"),
+            "code_fingerprint": intent.code if intent else (row or {}).get("code_fingerprint"),
+            "data_fingerprint": (
+                data_fp if record.status in ("materialized", "skipped", "accepted") else None
+            ),
+            "started_at": started_at or now(), "duration_s": record.duration_s,
+            "rows": record.rows, "bytes": record.bytes, "location": record.location,
+            "error": record.error, "attempts": record.attempts,
+        }
+        if record.status != "skipped":
+            self.writer.put("materializations", values)
+            return
+        # Skips are held back and written in bulk: a wide no-op run plans thousands of
+        # them, and a writer thread woken for each would contend with planning for the GIL.
+        self._skipped.append(values)
+        if len(self._skipped) >= _SKIP_BATCH:
+            self._flush_skipped()
+
+    def _flush_skipped(self) -> None:
+        rows, self._skipped = self._skipped, []
+        for values in rows:
+            self.writer.put("materializations", values)
+
+    def _pickle(self, io: Any) -> bytes:
+        # Managers are frozen values; pickling one per partition would dominate a wide run.
+        import cloudpickle
+
+        try:
+            cached = self._pickled.get(io)
+        except TypeError:  # a manager with an unhashable setting: pickle it every time
+            return cloudpickle.dumps(io)
+        if cached is None:
+            cached = self._pickled[io] = cloudpickle.dumps(io)
+        return cached

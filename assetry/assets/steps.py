@@ -1,0 +1,162 @@
+"""Steps: a run's units of work, one per unpartitioned asset and one per partition.
+
+A step is ``(asset, partition key)``, with ``None`` for an unpartitioned
+asset. This module owns expanding a selection into steps (narrowed by
+``materialize(partitions=...)``), wiring steps to their upstream steps, and
+combining what upstream steps recorded into the data fingerprints a step
+depends on. It is pure: no file, no catalog.
+
+The wiring follows the partitions of both ends of an edge:
+
+- unpartitioned -> anything: the one upstream step;
+- partitioned -> partitioned (same kind of partitions): partition to partition;
+- partitioned -> unpartitioned: every partition of the upstream's set, combined
+  into one fingerprint (:func:`assetry.partitions.combined_fingerprint`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from assetry.assets.graph import AssetGraph
+from assetry.partitions import combined_fingerprint, select_keys
+
+__all__ = ["StepKey", "Steps", "UpstreamState", "expand", "label", "run_keys", "upstream_state"]
+
+#: ``(asset, partition key)``; the key is None for an unpartitioned asset.
+StepKey = tuple[str, str | None]
+
+_BAD = ("failed", "blocked")
+
+
+def label(step: StepKey) -> str:
+    """``asset`` or ``asset[key]``, as results and reporters name a step.
+
+    Examples:
+        >>> label(("daily", "2013-01-01")), label(("summary", None))
+        ('daily[2013-01-01]', 'summary')
+    """
+    name, key = step
+    return name if key is None else f"{name}[{key}]"
+
+
+def run_keys(graph: AssetGraph, selected: Iterable[str], partitions: Any = None) -> dict[str, tuple[str, ...] | None]:
+    """The partition keys each selected asset runs: all of them, or the ``partitions=`` selection.
+
+    Unpartitioned assets map to None.
+    """
+    chosen = list(selected)
+    sets = {n: graph.specs[n].partitions for n in chosen if graph.specs[n].partitions is not None}
+    narrowed = select_keys(sets, partitions) if partitions is not None else {}  # type: ignore[arg-type]
+    out: dict[str, tuple[str, ...] | None] = {}
+    for name in chosen:
+        parts = graph.specs[name].partitions
+        out[name] = None if parts is None else narrowed.get(name, parts.keys())
+    return out
+
+
+def upstream_steps(graph: AssetGraph, step: StepKey) -> list[StepKey]:
+    """Every upstream step that ``step`` waits for, whether or not it is in the run."""
+    name, key = step
+    mine = graph.specs[name].partitions
+    out: list[StepKey] = []
+    for up in graph.upstream[name]:
+        theirs = graph.specs[up].partitions
+        if theirs is None:
+            out.append((up, None))
+        elif mine is not None:
+            out.append((up, key))
+        else:
+            out.extend((up, k) for k in theirs)
+    return out
+
+
+@attrs.define
+class Steps:
+    """A run's steps in dependency order, with what each waits for."""
+
+    order: list[StepKey]
+    waiting: dict[StepKey, int]
+    children: dict[StepKey, list[StepKey]]
+    #: Upstream steps outside the run: their products are observed, not made.
+    external: list[StepKey]
+
+
+def expand(graph: AssetGraph, keys: Mapping[str, tuple[str, ...] | None]) -> Steps:
+    """Expand the selected assets (``keys`` from :func:`run_keys`) into wired steps."""
+    order: list[StepKey] = []
+    for name in graph.order:
+        if name in keys:
+            run = keys[name]
+            order.extend([(name, None)] if run is None else [(name, k) for k in run])
+    in_run = set(order)
+    waiting = dict.fromkeys(order, 0)
+    children: dict[StepKey, list[StepKey]] = {s: [] for s in order}
+    external: dict[StepKey, None] = {}
+    for step in order:
+        for up in upstream_steps(graph, step):
+            if up in in_run:
+                waiting[step] += 1
+                children[up].append(step)
+            else:
+                external[up] = None
+    return Steps(order, waiting, children, list(external))
+
+
+@attrs.frozen
+class UpstreamState:
+    """What a step's upstream steps came to: problems, or the fingerprints it depends on."""
+
+    #: Upstream assets with a failed or blocked step.
+    bad: tuple[str, ...]
+    #: Upstream assets with no stored product (for a partitioned upstream: none at all).
+    missing: tuple[str, ...]
+    #: Upstream name -> data fingerprint (combined over partitions where several feed in).
+    fingerprints: Mapping[str, str]
+    #: Upstream name -> the partition keys that feed in, for partitioned -> unpartitioned edges.
+    partitions: Mapping[str, tuple[str, ...]]
+
+
+def upstream_state(
+    graph: AssetGraph,
+    step: StepKey,
+    status: Mapping[StepKey, str],
+    data_fp: Mapping[StepKey, str | None],
+) -> UpstreamState:
+    """Combine the recorded state of a step's upstream steps.
+
+    An unpartitioned step fed by a partitioned asset gets every stored
+    partition of that asset's set (missing ones are left out; none stored is
+    ``missing``), and depends on their combined fingerprint.
+    """
+    name, key = step
+    mine = graph.specs[name].partitions
+    bad: list[str] = []
+    missing: list[str] = []
+    fps: dict[str, str] = {}
+    parts: dict[str, tuple[str, ...]] = {}
+    for up in graph.upstream[name]:
+        theirs = graph.specs[up].partitions
+        if theirs is None or mine is not None:
+            one: StepKey = (up, None if theirs is None else key)
+            if status.get(one) in _BAD:
+                bad.append(up)
+            elif (fp := data_fp.get(one)) is None:
+                missing.append(up)
+            else:
+                fps[up] = fp
+            continue
+        every = [(up, k) for k in theirs]
+        if any(status.get(s) in _BAD for s in every):
+            bad.append(up)
+            continue
+        present = [(s[1], data_fp[s]) for s in every if data_fp.get(s) is not None]
+        if not present:
+            missing.append(up)
+            continue
+        fps[up] = combined_fingerprint(present)  # type: ignore[arg-type]
+        parts[up] = tuple(k for k, _ in present)
+    return UpstreamState(tuple(bad), tuple(missing), fps, parts)
