@@ -52,12 +52,6 @@ class Project:
 
         return Catalog(self.catalog, root=self.root)
 
-    def graph(self) -> Any:
-        """The validated asset graph of the target's modules."""
-        from assetry.assets.graph import AssetGraph
-
-        return AssetGraph.build(list(self.modules))
-
 
 def load_project(
     target: str, *, root: str | None = None, catalog: str | None = None,
@@ -341,9 +335,10 @@ def list_assets(target: str) -> None:
     """
     import polars as pl
 
+    from assetry.assets.graph import AssetGraph
     from assetry.io_managers import default_for_annotation
 
-    graph = load_project(target).graph()
+    graph = AssetGraph.build(list(load_project(target).modules))
     rows = []
     for name in graph.order:
         spec = graph.specs[name]
@@ -404,70 +399,16 @@ def plot(output: str, **where: Any) -> None:
       assetry plot pipeline.py -o graph.svg
       assetry plot assetry.yaml -o graph.html
     """
+    from assetry.notebook import graph_nodes
     from assetry.plot import write_plot
 
     project = load_project(**where)
-    graph = project.graph()
-    nodes = plot_nodes(project, graph)
-    edges = [(up, name) for name in graph.order for up in graph.upstream[name]]
+    nodes, edges = graph_nodes(
+        list(project.modules), project.catalog_object(),
+        config=project.config or None, root=project.root,
+    )
     written = write_plot(output, nodes, edges)
     click.echo(f"assetry: wrote {written} ({len(nodes)} assets, {len(edges)} edges)", err=True)
-
-
-def plot_nodes(project: Project, graph: Any) -> list[Any]:
-    """One :class:`~assetry.plot.PlotNode` per asset, its state and figures from the catalog."""
-    from assetry.plot import PlotNode
-
-    catalog = project.catalog_object()
-    frame = catalog.status(list(project.modules), config=project.config or None, root=project.root)
-    fresh: dict[str, bool] = {}
-    reason: dict[str, str] = {}
-    for row in frame.iter_rows(named=True):
-        fresh[row["asset"]] = fresh.get(row["asset"], True) and bool(row["fresh"])
-        reason.setdefault(row["asset"], row["reason"])
-    last, figures = _history(catalog)
-    nodes = []
-    for name in graph.order:
-        duration, rows = figures.get(name, (None, None))
-        if fresh.get(name):
-            state = "fresh"
-        elif last.get(name) in ("failed", "blocked"):
-            state = last[name]
-        elif name not in last and reason.get(name) == "never materialized":
-            state = "never run"
-        else:
-            state = "stale"
-        kind = graph.specs[name].kind
-        nodes.append(PlotNode(name, state, duration_s=duration, rows=rows,
-                              kind="asset" if kind == "python" else kind))
-    return nodes
-
-
-_LAST_ATTEMPT = """
-SELECT asset, arg_max(status, started_at) FROM materializations
-WHERE status IN ('materialized', 'failed', 'blocked') GROUP BY asset
-"""
-_LAST_FIGURES = """
-WITH done AS (SELECT * FROM materializations WHERE status = 'materialized'),
-latest AS (SELECT asset, arg_max(run_id, started_at) AS run_id FROM done GROUP BY asset),
-took AS (SELECT asset, sum(duration_s) AS seconds FROM done JOIN latest USING (asset, run_id)
-         GROUP BY asset),
-held AS (SELECT asset, sum(rows) AS n FROM assets GROUP BY asset)
-SELECT coalesce(took.asset, held.asset), took.seconds, held.n
-FROM took FULL JOIN held ON took.asset = held.asset
-"""
-
-
-def _history(catalog: Any) -> tuple[dict[str, str], dict[str, tuple[float | None, int | None]]]:
-    """Per asset: the status of its last attempt, and its last duration and stored rows."""
-    if not catalog.path.exists():
-        return {}, {}
-    last = dict(catalog.sql(_LAST_ATTEMPT).iter_rows())
-    figures = {
-        name: (seconds, int(rows) if rows is not None else None)
-        for name, seconds, rows in catalog.sql(_LAST_FIGURES).iter_rows()
-    }
-    return last, figures
 
 
 @cli.command(context_settings=_CONTEXT)

@@ -27,6 +27,9 @@ def test_notebook_runs(tmp_path, name) -> None:
         for output in cell.get("outputs", []) if output.get("output_type") == "error"
     ]
     assert errors == []
+    if name == "quickstart.ipynb":  # the graph is drawn inline
+        kinds = {k for cell in book.cells for o in cell.get("outputs", []) for k in o.get("data", {})}
+        assert "image/svg+xml" in kinds
     assert any(p.name.startswith("assetry-") for p in tmp_path.iterdir())
 
 
@@ -38,3 +41,29 @@ def test_committed_notebook_has_no_outputs(name) -> None:
     for cell in book.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_draw_shows_states_inline(tmp_path) -> None:
+    """`draw` colours each asset from the catalog and is shown as SVG by Jupyter."""
+    import polars as pl
+
+    from assetry import asset, materialize
+    from assetry.notebook import Picture, draw
+
+    @asset
+    def source() -> pl.DataFrame:
+        return pl.DataFrame({"n": [1, 2]})
+
+    @asset
+    def doubled(source: pl.DataFrame) -> pl.DataFrame:
+        return source * 2
+
+    catalog = tmp_path / "catalog.duckdb"
+    before = draw([source, doubled], catalog=catalog)
+    assert 'data-name="doubled" data-state="never run"' in before.svg
+    materialize([source, doubled], root=tmp_path, catalog=catalog)
+    after = draw([source, doubled], catalog=catalog)
+    assert isinstance(after, Picture) and after._repr_svg_() == after.svg
+    assert 'data-name="doubled" data-state="fresh"' in after.svg and "2 rows" in after.svg
+    assert repr(after) == "<Picture asset graph: 2 assets, 1 edges>"
+    assert after.save(tmp_path / "g.svg").read_text() == after.svg
