@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from assetry import io_managers
+from assetry import checks, io_managers
 from assetry.assets.decorator import Asset, asset
 from assetry.assets.result import AssetContext, MaterializeResult
 from assetry.assets.runner import materialize
@@ -31,6 +31,7 @@ from assetry.errors import (
     SchemaError,
     StorageError,
 )
+from assetry.partitions import DailyPartitions, StaticPartitions
 
 __version__ = "0.1.0"
 
@@ -55,11 +56,14 @@ __all__ = [
     "CatalogError",
     "CheckError",
     "ClientError",
+    "DailyPartitions",
     "MaterializeError",
     "MaterializeResult",
     "SchemaError",
+    "StaticPartitions",
     "StorageError",
     "asset",
+    "checks",
     "io_managers",
     "load",
     "materialize",
