@@ -58,7 +58,7 @@ class RunContext:
     root: pathlib.Path
     rows: dict[tuple[str, str | None], dict[str, Any]]
     _code: dict[str, str] = attrs.field(factory=dict)
-    _io: dict[str, tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
+    _io: dict[tuple[str, str | None], tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
     _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
     _io_fp: dict[str, str] = attrs.field(factory=dict)
     _config_fp: dict[str, str] = attrs.field(factory=dict)
@@ -88,7 +88,7 @@ class RunContext:
 
     def product(self, name: str, partition: str | None = None) -> tuple[IOManager | None, str | None]:
         """The IO manager and location of an asset's product (None, None when unknowable)."""
-        key = name if partition is None else f"{name}[{partition}]"
+        key = (name, partition)
         if key not in self._io:
             self._io[key] = self._find_product(name, partition)
         return self._io[key]

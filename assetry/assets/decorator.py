@@ -184,6 +184,21 @@ class Asset:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.spec.fn(*args, **kwargs)
 
+    def with_checks(self, *checks: Any) -> Asset:
+        """A copy of this asset with more checks, for checks declared apart from the asset.
+
+        Examples:
+            >>> from assetry import checks
+            >>> @asset
+            ... def numbers() -> list:
+            ...     return [1, 2, 3]
+            >>> numbers = numbers.with_checks(lambda value: len(value) > 0)
+            >>> [c.name for c in numbers.spec.checks]
+            ['<lambda>']
+        """
+        more = _checks(list(checks), self.spec.name)
+        return Asset(attrs.evolve(self.spec, checks=(*self.spec.checks, *more)))
+
     def __repr__(self) -> str:
         return f"<asset {self.spec.name!r} ({self.spec.qualname})>"
 

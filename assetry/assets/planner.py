@@ -7,7 +7,7 @@ code, so a planner test needs neither.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -34,14 +34,12 @@ class Record:
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> Record:
         """Build from a row of the ``assets`` table."""
-        from assetry.catalog import loads_upstream
-
         return cls(
             fingerprint=str(row["fingerprint"]),
             code_fingerprint=str(row["code_fingerprint"]),
             config_fingerprint=str(row["config_fingerprint"]),
             io_fingerprint=str(row["io_fingerprint"]),
-            upstream=loads_upstream(row["upstream"]),  # type: ignore[arg-type]
+            upstream=_LazyUpstream(row["upstream"]),  # type: ignore[arg-type]
             data_fingerprint=str(row["data_fingerprint"]),
             stat_key=row.get("stat_key"),  # type: ignore[arg-type]
             location=row.get("location"),  # type: ignore[arg-type]
@@ -51,6 +49,45 @@ class Record:
     def observation(self) -> Observation:
         """The recorded state, for a cheap unchanged-product check."""
         return Observation(data_fingerprint=self.data_fingerprint, stat_key=self.stat_key)
+
+
+class _LazyUpstream(Mapping[str, str]):
+    """The ``assets.upstream`` JSON, parsed on first use.
+
+    A fresh asset's fingerprint matches, so its upstream map is never read;
+    a no-op run over thousands of partitions skips thousands of parses.
+    """
+
+    __slots__ = ("_parsed", "_text")
+
+    def __init__(self, text: str | None) -> None:
+        self._text = text
+        self._parsed: dict[str, str] | None = None
+
+    def _map(self) -> dict[str, str]:
+        if self._parsed is None:
+            from assetry.catalog import loads_upstream
+
+            self._parsed = loads_upstream(self._text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> str:
+        return self._map()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self._map()) == (dict(other) if isinstance(other, Mapping) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __repr__(self) -> str:
+        return repr(self._map())
 
 
 @attrs.frozen
@@ -108,6 +145,8 @@ def decide(
         return Decision(True, "config changed")
     if stale_upstream:
         return Decision(True, "upstream stale: " + ", ".join(sorted(stale_upstream)))
+    if intent.fingerprint == record.fingerprint:
+        return Decision(False, UP_TO_DATE)  # the whole covers upstream: no need to compare parts
     changed = sorted(
         name
         for name in set(intent.upstream) | set(record.upstream)
@@ -115,7 +154,5 @@ def decide(
     )
     if changed:
         return Decision(True, "upstream changed: " + ", ".join(changed))
-    if intent.fingerprint != record.fingerprint:
-        # Every part matched but the whole did not: the fingerprint recipe itself changed.
-        return Decision(True, "code changed")
-    return Decision(False, UP_TO_DATE)
+    # Every part matched but the whole did not: the fingerprint recipe itself changed.
+    return Decision(True, "code changed")

@@ -6,12 +6,13 @@ Parquet scans, so only the columns a query uses are read.
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 
 import polars as pl
 
-from assetry import asset
+from assetry import DailyPartitions, asset, checks
 from assetry.demo.data import data_dir
 
 
@@ -132,3 +133,32 @@ def summary(
         "wet_vs_dry_dep_delay_min": [round(wet, 1), round(dry, 1)],
         "plane_decades": plane_age_delays["decade"].to_list(),
     }
+
+
+# -- partitions and checks ------------------------------------------------------------------
+# A new day costs one partition: widen DailyPartitions(end=...) and only that day runs,
+# then monthly_delays once. Checks run before a value is stored; see docs/partitions.md.
+
+
+@asset(partitions=DailyPartitions("2013-01-01", "2013-12-31"), checks=[checks.row_count(min=1)])
+def daily_flights(partition: datetime.date, flights: pl.LazyFrame) -> pl.DataFrame:
+    """One day of departures, stored at daily_flights/date=<day>/data.parquet."""
+    return flights.filter(pl.col("date") == partition).collect()
+
+
+@asset
+def monthly_delays(daily_flights: pl.LazyFrame) -> pl.DataFrame:
+    """Flights and mean delays per month: every daily partition in one hive-partitioned scan."""
+    by_month = daily_flights.with_columns(month=pl.col("date").dt.month())
+    return mean_delays(by_month, "month").sort("month").collect()
+
+
+flights = flights.with_checks(
+    checks.not_null("carrier", "origin", "dest"),
+    checks.accepted_values("origin", ["JFK", "LGA", "EWR"]),
+    checks.row_count(min=1),
+)
+carrier_delays = carrier_delays.with_checks(
+    checks.unique("carrier"),
+    checks.warn(checks.in_range("mean_arr_delay", min=-30, max=30)),
+)
