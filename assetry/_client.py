@@ -17,7 +17,7 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Self
 
 import pyarrow as pa
@@ -51,6 +51,7 @@ class Client(abc.ABC):
         self._lock = threading.RLock()
         self._local = threading.local()
         self._conns: list[Any] = []
+        self._base: Any = None
         self._default_schema: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -99,8 +100,22 @@ class Client(abc.ABC):
         """Close every connection this client opened, in any thread."""
         with self._lock:
             conns, self._conns, self._local = self._conns, [], threading.local()
+            if self._base is not None:
+                conns.insert(0, self._base)  # closed last, after its cursors
+            self._base = None
         for conn in reversed(conns):
             self._close_quietly(conn)
+
+    def _cursor_of_one(self, connect: Callable[[], Any]) -> Any:
+        """A new cursor of the client's single DuckDB connection, made on first use.
+
+        Each DuckDB cursor is a connection of its own to the same database; threads
+        that each connect to one file at the same moment race inside DuckDB 2.
+        """
+        with self._lock:
+            if self._base is None:
+                self._base = connect()
+            return self._base.cursor()
 
     def _close_quietly(self, conn: Any) -> None:
         try:
@@ -160,10 +175,9 @@ class Client(abc.ABC):
             return driver  # a DuckDB cursor is a second connection: use this one itself
         if stream and package == "psycopg":
             return driver.cursor(name=f"assetry_{uuid.uuid4().hex[:12]}")  # server-side
-        cursors = importlib.import_module(f"{package}.cursors") if package in (
-            "pymysql", "MySQLdb") else None
-        if stream and cursors is not None:
-            return conn.cursor(cursors.SSCursor)  # unbuffered: rows arrive as fetched
+        if stream and package in ("pymysql", "MySQLdb"):
+            unbuffered = importlib.import_module(f"{package}.cursors").SSCursor
+            return conn.cursor(unbuffered)  # rows arrive as they are fetched
         return conn.cursor()
 
     def _query(self, cur: Any, template: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

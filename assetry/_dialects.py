@@ -259,7 +259,7 @@ def fingerprint_sql(dialect: str, relation: str, columns: list[str]) -> str | No
         half = "coalesce(sum(('x' || substr(h, {0}, 16))::bit(64)::bigint::numeric), 0)"
         return (
             f"SELECT count(*), {half.format(1)}, {half.format(17)} "
-            f"FROM (SELECT md5(t::text) AS h FROM {relation} AS t) AS s"
+            f"FROM (SELECT md5(ROW(r.*)::text) AS h FROM {relation} AS r) AS s"
         )
     if dialect == "mysql":
         row = ", ".join(f"QUOTE({c})" for c in columns)
@@ -305,11 +305,11 @@ def arrow_hint(dialect: str, description: Any) -> pa.DataType | None:
     code, size = description[1], description[3]
     precision, scale = description[4], description[5]
     if dialect == "postgresql":
-        if code == 1700:  # numeric: exact when bounded, otherwise (avg(), sum()) a float
-            return pa.decimal128(precision, scale or 0) if precision and precision <= 38 else (
-                pa.float64()
-            )
-        return _PG_OIDS.get(code)
+        if code != 1700:
+            return _PG_OIDS.get(code)
+        # numeric: exact when bounded, otherwise (avg(), sum()) a float
+        bounded = precision is not None and 0 < precision <= 38
+        return pa.decimal128(precision, scale or 0) if bounded else pa.float64()
     if dialect == "mysql":
         if code == 1 and size == 1:
             return pa.bool_()

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from assetry import _dialects
 from assetry.errors import ClientError
+from assetry.io_managers.base import to_polars
 
 #: Rows per ``executemany`` call; pymysql folds each call into multi-row INSERTs.
 INSERT_BATCH = 10_000
@@ -32,19 +33,14 @@ def to_frame(value: Any) -> Any:
         >>> to_frame(pa.table({"a": [1]})).height
         1
     """
-    import polars as pl
-
-    if isinstance(value, pl.DataFrame):
-        return value
-    if isinstance(value, pl.LazyFrame):
-        return value.collect()
-    if isinstance(value, pa.Table):
-        return pl.from_arrow(value)
-    if type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame":
-        return pl.from_pandas(value)
-    raise ClientError(
-        f"cannot upload a {type(value).__name__}; give a polars, pyarrow or pandas frame"
-    )
+    module, name = type(value).__module__, type(value).__name__
+    if not (
+        (module.startswith("polars") and name in ("DataFrame", "LazyFrame"))
+        or (module.startswith("pyarrow") and name == "Table")
+        or (module.startswith("pandas") and name == "DataFrame")
+    ):
+        raise ClientError(f"cannot upload a {name}; give a polars, pyarrow or pandas frame")
+    return to_polars(value)
 
 
 def to_arrow(value: Any) -> pa.Table:

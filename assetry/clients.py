@@ -49,10 +49,6 @@ class DuckDBClient(Client):
         self.read_only = read_only
         super().__init__()
 
-    def _reset(self) -> None:
-        super()._reset()
-        self._base: Any = None
-
     def identity(self) -> str:
         return f"duckdb:{self.path}"
 
@@ -63,24 +59,17 @@ class DuckDBClient(Client):
         return (duckdb.Error,)
 
     def _open(self) -> Any:
+        return self._cursor_of_one(self._connect_file)
+
+    def _connect_file(self) -> Any:
         import duckdb
 
-        with self._lock:
-            if self._base is None:
-                if self.path != ":memory:":
-                    pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    self._base = duckdb.connect(self.path, read_only=self.read_only)
-                except duckdb.Error as exc:
-                    raise ClientError(f"cannot open DuckDB database {self.path!r}: {exc}") from exc
-            return self._base.cursor()
-
-    def close(self) -> None:
-        super().close()
-        with self._lock:
-            base, self._base = self._base, None
-        if base is not None:
-            self._close_quietly(base)
+        if self.path != ":memory:":
+            pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return duckdb.connect(self.path, read_only=self.read_only)
+        except duckdb.Error as exc:
+            raise ClientError(f"cannot open DuckDB database {self.path!r}: {exc}") from exc
 
 
 class DBAPIClient(Client):
@@ -146,6 +135,11 @@ class DBAPIClient(Client):
         return (self.driver.Error,)
 
     def _open(self) -> Any:
+        if self.driver.__name__ == "duckdb":
+            return self._cursor_of_one(self._connect)
+        return self._connect()
+
+    def _connect(self) -> Any:
         try:
             return self.connect(*self.args, **self.kwargs)
         except self.driver.Error as exc:
@@ -180,6 +174,10 @@ class SQLAlchemyClient(Client):
     def _reset(self) -> None:
         super()._reset()
         self._engine: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The unpickled copy builds its own engine from the URL, so it disposes of it too.
+        return {**super().__getstate__(), "owns_engine": True}
 
     @property
     def engine(self) -> Any:

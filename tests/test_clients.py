@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 import sql_fixtures
+import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from sql_fixtures import (
     PG_DSN,
@@ -189,6 +190,18 @@ def test_duplicate_rows_do_not_cancel_in_the_fingerprint(
     assert client.relation_fingerprint(None, name) != ones
 
 
+def test_fingerprint_reads_columns_named_like_aliases(
+    client: Client, fresh: Callable[[], str]
+) -> None:
+    """Columns named t, r, s or h do not confuse the checksum query."""
+    name = fresh()
+    frame = pl.DataFrame({"t": [1, 2], "r": ["a", "b"], "s": [1.0, 2.0], "h": [True, False]})
+    client.upload(frame, None, name)
+    first = client.relation_fingerprint(None, name)
+    client.upload(frame.with_columns(pl.col("r").str.to_uppercase()), None, name)
+    assert client.relation_fingerprint(None, name) != first
+
+
 def test_dump_streams_batches_into_parquet(
     client: Client, fresh: Callable[[], str], tmp_path: pathlib.Path
 ) -> None:
@@ -313,6 +326,20 @@ def test_a_pickled_client_reconnects(client: Client, fresh: Callable[[], str]) -
     finally:
         copy.close()
     assert read(client, name)["a"].to_list() == [3]
+
+
+def test_a_client_built_from_an_engine(tmp_path: pathlib.Path) -> None:
+    """A client over a user's Engine leaves it open on close; its pickled copy owns a new one."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'e.db'}")
+    db = SQLAlchemyClient(engine)
+    assert db.execute("SELECT 1") == [(1,)]
+    copy = cloudpickle.loads(cloudpickle.dumps(db))
+    assert copy.execute("SELECT 2") == [(2,)] and copy.engine is not engine
+    copy.close()
+    db.close()
+    with engine.connect() as conn:  # the user's engine still works
+        assert conn.exec_driver_sql("SELECT 3").scalar() == 3
+    engine.dispose()
 
 
 def test_close_then_use_reconnects(client: Client) -> None:

@@ -91,7 +91,7 @@ class _TableManager(IOManager):
 
 @attrs.frozen
 class SQLTable(_TableManager):
-    """A table in any database a client reaches; PostgreSQL is loaded through COPY.
+    """A table in any database a client reaches; PostgreSQL is written through COPY.
 
     ``schema=None`` is the client's default schema (PostgreSQL's search path,
     MySQL's database); ``table`` overrides the asset's name. Settings name the
