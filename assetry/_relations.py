@@ -134,7 +134,17 @@ def replace(
         result = build(cur, staged)
         if old:
             cur.execute(f"DROP {old.upper()} {target}")
-        cur.execute(f"ALTER {kind_.upper()} {staged} RENAME TO {client.quote(name)}")
+        rename = f"ALTER {kind_.upper()} {staged} RENAME TO {client.quote(name)}"
+        if client.dialect != "sqlite":
+            cur.execute(rename)
+            return result
+        # SQLite's modern RENAME re-checks every view, and a view of the table just
+        # dropped fails that check; the legacy rename leaves views to find the new table.
+        cur.execute("PRAGMA legacy_alter_table = ON")
+        try:
+            cur.execute(rename)
+        finally:
+            cur.execute("PRAGMA legacy_alter_table = OFF")
         return result
 
 

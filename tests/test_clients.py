@@ -161,6 +161,21 @@ def test_views_replace_views_and_tables(client: Client, fresh: Callable[[], str]
     assert leftovers(client, name) == []
 
 
+def test_a_table_under_a_view_is_replaced(client: Client, fresh: Callable[[], str]) -> None:
+    """A view over a replaced table shows the new rows; PostgreSQL refuses and keeps both."""
+    table, view = fresh(), fresh()
+    client.upload(pl.DataFrame({"a": [1]}), None, table)
+    client.create_relation(None, view, f"SELECT a FROM {client.qualified(None, table)}", "view")
+    if client.dialect == "postgresql":
+        with pytest.raises(ClientError, match="other objects depend on it"):
+            client.upload(pl.DataFrame({"a": [2]}), None, table)
+        assert read(client, view)["a"].to_list() == [1]
+    else:
+        client.upload(pl.DataFrame({"a": [2]}), None, table)
+        assert read(client, view)["a"].to_list() == [2]
+    client.execute(f"DROP VIEW {client.qualified(None, view)}")
+
+
 def test_fingerprint_follows_content(client: Client, fresh: Callable[[], str]) -> None:
     """Equal content gives equal fingerprints; one changed value changes it; dropped is None."""
     name = fresh()
