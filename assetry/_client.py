@@ -17,7 +17,7 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, Self
 
 import pyarrow as pa
@@ -258,7 +258,9 @@ class Client(abc.ABC):
             builder = _transfer.BatchBuilder(self.dialect, cur.description or ())
             return pa.Table.from_batches([builder.build(cur.fetchall())])
 
-    def iter_batches(self, sql: str, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+    def iter_batches(
+        self, sql: str, batch_size: int = 65536
+    ) -> Generator[pa.RecordBatch, None, None]:
         """Stream a query's result as Arrow record batches, holding one batch at a time.
 
         Runs on a connection of its own (a PostgreSQL server-side cursor, a MySQL

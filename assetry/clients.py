@@ -171,9 +171,11 @@ class SQLAlchemyClient(Client):
         self.engine_options = engine_options
         self.paramstyle = self.engine.dialect.dbapi.paramstyle  # loads the driver now
 
+    _engine: Any
+
     def _reset(self) -> None:
         super()._reset()
-        self._engine: Any = None
+        self._engine = None
 
     def __getstate__(self) -> dict[str, Any]:
         # The unpickled copy builds its own engine from the URL, so it disposes of it too.

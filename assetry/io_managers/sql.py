@@ -104,13 +104,21 @@ class SQLTable(_TableManager):
         'duckdb::memory:#flights'
     """
 
-    client: Client = attrs.field(validator=attrs.validators.instance_of(Client))
+    client: Client = attrs.field(validator=lambda _, __, value: _check_client(value))
     schema: str | None = None
     table: str | None = None
     short_name: ClassVar[str] = "sql_table"
 
     def settings(self) -> dict[str, Any]:
         return {"client": self.client.identity(), "schema": self.schema, "table": self.table}
+
+
+def _check_client(value: object) -> None:
+    if not isinstance(value, Client):
+        raise TypeError(
+            "'client' must be a client from assetry.clients (DuckDBClient, SQLAlchemyClient, "
+            f"DBAPIClient), not {type(value).__name__}; wrap a URL in SQLAlchemyClient(url)"
+        )
 
 
 def _absolute(path: str | pathlib.Path) -> str:
