@@ -11,6 +11,9 @@ import types
 
 import pytest
 
+# Pipelines are rewritten within one second at the same size; a cached .pyc would hide the edit.
+sys.dont_write_bytecode = True
+
 _counter = itertools.count()
 
 
@@ -36,13 +39,20 @@ class PipelineFiles:
         name = self._names.setdefault(stem, f"assetry_test_{stem}_{next(_counter)}")
         if str(self.dir) not in sys.path:
             sys.path.insert(0, str(self.dir))
-        for mod in [m for m in sys.modules if m == stem]:
-            del sys.modules[mod]  # helper modules imported by the pipeline are re-read too
+        self.forget()  # helper modules the pipeline imports are re-read too
         spec = importlib.util.spec_from_file_location(name, self.dir / filename)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
         return module
+
+    def forget(self) -> None:
+        """Drop modules named like this directory's files (or loaded from it) from sys.modules."""
+        stems = {p.stem for p in self.dir.glob("*.py")}
+        for key, mod in list(sys.modules.items()):
+            here = str(getattr(mod, "__file__", None) or "").startswith(str(self.dir))
+            if here or key in stems:
+                del sys.modules[key]
 
     def module(self, filename: str, source: str) -> types.ModuleType:
         """Write then load."""
@@ -55,5 +65,6 @@ def files(tmp_path: pathlib.Path) -> PipelineFiles:
     """A place to write pipeline modules; products go to ``tmp_path/data``."""
     pf = PipelineFiles(tmp_path / "pipeline")
     yield pf
+    pf.forget()
     if str(pf.dir) in sys.path:
         sys.path.remove(str(pf.dir))
