@@ -130,7 +130,11 @@ class Client(abc.ABC):
         """A cursor inside one transaction: committed on success, rolled back on error."""
         shared = conn is None
         conn = self.connection() if shared else conn
-        cur = self._cursor(conn, stream)
+        try:
+            cur = self._cursor(conn, stream)
+        except self.db_errors as exc:  # closed under us (server restart): reconnect next time
+            self._discard(conn, shared)
+            raise ClientError(f"{action} failed on {self.identity()}: {exc}") from exc
         begin = _dialects.BEGIN.get(self.dialect) if write else None
         try:
             if begin:
@@ -164,9 +168,12 @@ class Client(abc.ABC):
                 conn.rollback()
         except self.db_errors:
             # The connection is broken; the original error is the one to report.
-            if shared:
-                self._local.conn = None
-            self._close_quietly(conn)
+            self._discard(conn, shared)
+
+    def _discard(self, conn: Any, shared: bool) -> None:
+        if shared:
+            self._local.conn = None  # this thread opens a new one on its next statement
+        self._close_quietly(conn)
 
     def _cursor(self, conn: Any, stream: bool) -> Any:
         driver = getattr(conn, "driver_connection", conn)

@@ -364,6 +364,18 @@ def test_close_then_use_reconnects(client: Client) -> None:
     assert client.execute("SELECT 2") == [(2,)]
 
 
+def test_a_connection_killed_by_the_server_is_replaced(tmp_path: pathlib.Path) -> None:
+    """After PostgreSQL ends a client's session, one statement fails and the next reconnects."""
+    db = make_client("postgres", tmp_path)
+    pid = db.execute("SELECT pg_backend_pid()")[0][0]
+    with make_client("postgres", tmp_path) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ClientError, match="failed on postgresql://"):
+        db.execute("SELECT 1")
+    assert db.execute("SELECT 1") == [(1,)]
+    db.close()
+
+
 def test_execute_returns_rows_and_fetch_arrow_a_table(client: Client) -> None:
     """execute() gives row tuples; fetch_arrow() gives named, typed Arrow columns."""
     assert client.execute("SELECT 1 AS a, 'x' AS b") == [(1, "x")]
