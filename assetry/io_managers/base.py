@@ -144,7 +144,7 @@ class IOManager(abc.ABC):
 
     def settings(self) -> dict[str, Any]:
         """The settings that enter the fingerprint (every attrs field by default)."""
-        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}  # type: ignore[arg-type]
 
     def describe(self) -> str:
         """A one-line description for the catalog's ``io`` column."""
@@ -288,8 +288,8 @@ def load_kind(annotation: Any) -> str:
         args = typing.get_args(annotation)
         return "dict:" + (load_kind(args[1]) if len(args) == 2 else "natural")
     if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return load_kind(args[0]) if len(args) == 1 else "natural"
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return load_kind(members[0]) if len(members) == 1 else "natural"
     if isinstance(annotation, type):
         if issubclass(annotation, pathlib.PurePath):
             return "path"

@@ -69,7 +69,7 @@ class Parquet(FileIOManager):
             return value.num_rows, frame_schema(value)
         frame = _frame_or_fail(value, "Parquet")
         if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(path, compression=self.compression)
+            frame.sink_parquet(path, compression=self.compression)  # type: ignore[call-overload]
             return pl.scan_parquet(path).select(pl.len()).collect().item(), frame_schema(frame)
         frame.write_parquet(path, compression=self.compression)
         return frame.height, frame_schema(frame)

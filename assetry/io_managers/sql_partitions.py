@@ -75,7 +75,7 @@ class PartitionedTable(IOManager):
         'duckdb::memory:#daily?date=2013-01-02'
     """
 
-    client: Client = attrs.field(validator=attrs.validators.instance_of(Client))
+    client: Client = attrs.field(validator=attrs.validators.instance_of(Client))  # type: ignore[type-abstract]
     schema: str | None = None
     table: str | None = None
     short_name: ClassVar[str] = "partitioned_table"
