@@ -12,15 +12,18 @@ from assetry.errors import AssetGraphError
 from assetry.io_managers.base import IOManager, Observation, Stored, load_kind
 from assetry.io_managers.directories import Directory
 from assetry.io_managers.files import CSV, JSON, Parquet, Pickle
+from assetry.io_managers.sql import DuckDBTable, SQLTable
 
 __all__ = [
     "CSV",
     "JSON",
     "Directory",
+    "DuckDBTable",
     "IOManager",
     "Observation",
     "Parquet",
     "Pickle",
+    "SQLTable",
     "Stored",
     "default_for_annotation",
     "default_for_value",
