@@ -295,3 +295,42 @@ def test_partition_sets_validate_their_input():
     with pytest.raises(AssetGraphError, match="more than once"):
         StaticPartitions(["a", "a"])
     assert DailyPartitions(dt.date(2013, 1, 1)).keys()[-1] == dt.date.today().isoformat()
+
+
+def test_changed_upstream_data_reruns_the_summary_once(files):
+    """An upstream edit that changes one day's data: every day rechecks, one changes, total once."""
+    run(files, pipeline(files))
+    source = PIPELINE.format(end="2013-01-03", factor=1).replace(
+        '"n": list(range(len(days)))', '"n": [5 if i == 1 else i for i in range(len(days))]'
+    )
+    result = run(files, files.module("pipe.py", source))
+    assert result.reasons["events"] == "code changed"
+    assert sorted(k for k in result.materialized if k.startswith("daily")) == DAILY
+    assert [k for k in result.materialized if k.startswith("doubled")] == ["doubled[2013-01-02]"]
+    assert result.reasons["doubled[2013-01-01]"] == "up to date"
+    assert result.materialized.count("total") == 1
+    assert result.reasons["total"] == "upstream changed: doubled"
+
+
+def test_directory_partitions_reach_a_downstream_as_a_dict(files):
+    """Directory partitions load as {key: {file: frame}}; a frame annotation is a clear error."""
+    mod = files.module("dirs.py", """
+        import polars as pl
+        from assetry import StaticPartitions, asset
+
+        @asset(partitions=StaticPartitions(["a", "b"]))
+        def parts(partition: str) -> dict[str, pl.DataFrame]:
+            return {"x": pl.DataFrame({"v": [partition]})}
+
+        @asset
+        def keys(parts: dict[str, dict[str, pl.DataFrame]]) -> list:
+            return sorted((k, sorted(v)) for k, v in parts.items())
+
+        @asset
+        def wrong(parts: pl.DataFrame) -> int:
+            return parts.height
+    """)
+    result = run(files, mod, raise_on_error=False)
+    assert (files.root / "parts" / "partition=a" / "x.parquet").is_file()
+    assert result.load("keys") == [["a", ["x"]], ["b", ["x"]]]
+    assert "annotate the parameter dict[str, ...]" in result.errors["wrong"]

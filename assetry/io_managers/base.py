@@ -260,6 +260,11 @@ def concat_partitions(io: IOManager, partitions: PartitionedProduct, kind: str) 
     frames = []
     for value, location in zip(partitions.values, partitions.locations):
         frame = io.load(location, pl.LazyFrame if lazy else pl.DataFrame)
+        if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+            raise AssetTypeError(
+                f"the partitions of {partitions.asset!r} are {type(frame).__name__} values, not "
+                "frames; annotate the parameter dict[str, ...] to receive {key: value}"
+            )
         names = frame.collect_schema().names() if lazy else frame.columns
         if partitions.column not in names:
             frame = frame.with_columns(pl.lit(value).alias(partitions.column))
