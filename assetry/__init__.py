@@ -19,6 +19,7 @@ from assetry import checks, io_managers
 from assetry.assets.decorator import Asset, asset
 from assetry.assets.result import AssetContext, MaterializeResult
 from assetry.assets.runner import materialize
+from assetry.assets.sql import sql_asset, sql_dump
 from assetry.catalog import Catalog
 from assetry.errors import (
     AssetError,
@@ -67,4 +68,6 @@ __all__ = [
     "io_managers",
     "load",
     "materialize",
+    "sql_asset",
+    "sql_dump",
 ]
