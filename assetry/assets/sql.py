@@ -164,12 +164,11 @@ class _Job:
 
 
 def _prepare(client: Client, schema: str | None) -> None:
-    """Make the schema exist, tolerating another asset creating it at the same moment."""
-    if client.dialect == "sqlite":
-        # SQLite re-checks every view when a table is renamed, so a view on the table
-        # being swapped would block the swap; the legacy rename leaves views alone
-        # (they name tables, and the new table takes the old name).
-        client.execute("PRAGMA legacy_alter_table = ON")
+    """Make the schema exist, tolerating another asset creating it at the same moment.
+
+    The client creates a missing schema too, but two assets building into a new
+    schema at once would both try; the loser's error is harmless once it exists.
+    """
     if schema is None or client.dialect not in ("postgresql", "duckdb"):
         return
     exists = bind(
