@@ -60,6 +60,11 @@ class _TableManager(IOManager):
     def load(self, location: str, annotation: Any = None) -> Any:
         import polars as pl
 
+        from assetry.io_managers.relations import Location, RelationRef
+
+        if annotation is Location:  # a SQL asset reads this table in place
+            schema, table = self._relation(location)
+            return RelationRef(self.client.identity(), schema, table, client=self.client)
         kind = load_kind(annotation)
         if kind == "path":
             raise AssetTypeError(
