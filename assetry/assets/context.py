@@ -8,6 +8,8 @@ product looks like now, and the fingerprint it would have now (an
 
 from __future__ import annotations
 
+import functools
+
 import pathlib
 from collections.abc import Mapping
 from typing import Any
@@ -134,16 +136,20 @@ class RunContext:
         """The fingerprint of the asset's declared IO manager settings (``auto`` if undeclared)."""
         if name not in self._io_fp:
             io = self.declared_io(name)
-            self._io_fp[name] = AUTO_IO if io is None else fingerprints.hash_fields(
-                io=f"{type(io).__module__}.{type(io).__qualname__}", settings=io.settings()
-            )
+            try:
+                self._io_fp[name] = AUTO_IO if io is None else _io_fingerprint(io)
+            except TypeError:  # an unhashable user IO manager: hash its settings directly
+                self._io_fp[name] = _io_fingerprint.__wrapped__(io)
         return self._io_fp[name]
 
     def intent(self, name: str, upstream: Mapping[str, str]) -> Intent:
         """The fingerprint the asset would have now, given its upstream data fingerprints."""
         code = self.code_fingerprint(name)
         if name not in self._config_fp:
-            self._config_fp[name] = fingerprints.config_fingerprint(self.values[name])
+            values = self.values[name]
+            self._config_fp[name] = (
+                fingerprints.config_fingerprint(values) if values else _EMPTY_CONFIG()
+            )
         config = self._config_fp[name]
         io = self.io_fingerprint(name)
         up = dict(upstream)
@@ -157,3 +163,16 @@ class RunContext:
                 )
             whole = partition_fingerprint(self._base_fp[name], up)
         return Intent(code=code, config=config, io=io, upstream=up, fingerprint=whole)
+
+
+@functools.lru_cache(maxsize=1)
+def _EMPTY_CONFIG() -> str:  # noqa: N802  (a constant, computed once)
+    return fingerprints.config_fingerprint({})
+
+
+@functools.lru_cache(maxsize=256)
+def _io_fingerprint(io: IOManager) -> str:
+    # IO managers are frozen attrs values: equal settings hash once per process.
+    return fingerprints.hash_fields(
+        io=f"{type(io).__module__}.{type(io).__qualname__}", settings=io.settings()
+    )
