@@ -62,6 +62,19 @@ class Client(abc.ABC):
         self.__dict__.update(state)
         self._reset()
 
+    def without_secrets(self) -> Self:
+        """A copy without passwords, safe to keep in the catalog.
+
+        It reconnects with whatever the environment supplies (``PGPASSWORD``,
+        ``~/.pgpass``, an option file), or fails with the database's message.
+        """
+        copy = type(self).__new__(type(self))
+        copy.__setstate__(self._scrub(self.__getstate__()))
+        return copy
+
+    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
+        return state
+
     def __enter__(self) -> Self:
         return self
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import pathlib
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,11 @@ from assetry._client import Client
 from assetry.errors import ClientError
 
 __all__ = ["Client", "DBAPIClient", "DuckDBClient", "SQLAlchemyClient"]
+
+
+#: Connection keywords that hold secrets; dropped from the copy kept in the catalog.
+_SECRET_KEYS = {"password", "passwd", "pwd", "secret", "token"}
+_PASSWORD_IN_DSN = re.compile(r"((?:password|passwd)\s*=\s*|://[^:/@]*:)[^\s@&]+", re.IGNORECASE)
 
 
 class DuckDBClient(Client):
@@ -109,6 +115,11 @@ class DBAPIClient(Client):
         state["connect"] = _FunctionRef.of(self.connect)
         return state
 
+    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {k: v for k, v in state["kwargs"].items() if k.lower() not in _SECRET_KEYS}
+        args = tuple(_PASSWORD_IN_DSN.sub(r"\1***", a) if isinstance(a, str) else a for a in state["args"])
+        return {**state, "kwargs": kwargs, "args": args}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         if isinstance(state["connect"], _FunctionRef):
             state["connect"] = state["connect"].resolve()
@@ -176,6 +187,12 @@ class SQLAlchemyClient(Client):
     def _reset(self) -> None:
         super()._reset()
         self._engine = None
+
+    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        url = sa.make_url(state["url"])._replace(password=None)
+        return {**state, "url": url.render_as_string(hide_password=False)}
 
     def __getstate__(self) -> dict[str, Any]:
         # The unpickled copy builds its own engine from the URL, so it disposes of it too.

@@ -124,7 +124,7 @@ class Recorder:
         try:
             cached = self._pickled.get(io)
         except TypeError:  # a manager with an unhashable setting: pickle it every time
-            return cloudpickle.dumps(io)
+            return cloudpickle.dumps(io.for_catalog())
         if cached is None:
-            cached = self._pickled[io] = cloudpickle.dumps(io)
+            cached = self._pickled[io] = cloudpickle.dumps(io.for_catalog())
         return cached

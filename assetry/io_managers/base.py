@@ -146,6 +146,13 @@ class IOManager(abc.ABC):
         """The settings that enter the fingerprint (every attrs field by default)."""
         return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}  # type: ignore[arg-type]
 
+    def for_catalog(self) -> IOManager:
+        """The copy of this manager kept in the catalog: a database client loses its password."""
+        client = getattr(self, "client", None)
+        if client is not None and hasattr(client, "without_secrets") and attrs.has(type(self)):
+            return attrs.evolve(self, client=client.without_secrets())
+        return self
+
     def describe(self) -> str:
         """A one-line description for the catalog's ``io`` column."""
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
