@@ -8,6 +8,7 @@ planner's job; this module only stores and returns records.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -52,21 +53,41 @@ _TABLES = {
 }
 
 _LOCK_PID = re.compile(r"PID (\d+)")
-_DEFAULT_WAIT = float(os.environ.get("ASSETRY_CATALOG_WAIT", "120"))
+#: DuckDB's words for "another process holds the file" (not "block", which corruption uses).
+_LOCK_WORDS = ("could not set lock", "conflicting lock")
+#: DuckDB refuses a read-only connection beside a read-write one in the same process.
+_SAME_PROCESS = "different configuration"
+
+
+def wait_seconds() -> float:
+    """How long to wait for a held catalog: ``ASSETRY_CATALOG_WAIT`` seconds, default 120."""
+    return float(os.environ.get("ASSETRY_CATALOG_WAIT", "120"))
 
 
 def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
     """Open the catalog file, waiting up to ``wait`` seconds while another process holds it.
 
-    Raises :class:`CatalogError` when the file is not a DuckDB database, was
-    written by a newer assetry, or stays locked.
+    One process writes at a time (DuckDB's file lock); others wait with a
+    bounded backoff, readers too. A writer creates the schema and marks runs
+    left ``running`` by a dead process as ``crashed``. In a process that
+    already holds the catalog read-write, a reader shares that database inside
+    a read-only transaction.
+
+    Raises:
+        CatalogError: the file is corrupt or not a DuckDB database, was written by
+            a newer assetry, or stays held longer than ``wait``.
+
+    Examples:
+        >>> con = connect("data/catalog.duckdb", read_only=True)  # doctest: +SKIP
     """
     import duckdb
 
     path = pathlib.Path(path)
     if read_only and not path.exists():
         raise CatalogError(f"catalog {str(path)!r} does not exist; run materialize() first")
-    wait = _DEFAULT_WAIT if wait is None else wait
+    if path.is_dir():
+        raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
+    wait = wait_seconds() if wait is None else wait
     deadline = time.monotonic() + wait
     delay = 0.01
     while True:
@@ -75,26 +96,46 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
             break
         except duckdb.Error as exc:
             msg = str(exc)
-            if "lock" not in msg.lower():
-                raise CatalogError(
-                    f"catalog {str(path)!r} cannot be opened: it is not a readable DuckDB "
-                    f"database ({_first_line(msg)}); move it away (or rebuild it with "
-                    "Catalog.rebuild()) and run again"
-                ) from exc
+            if _SAME_PROCESS in msg:
+                if not read_only:
+                    raise CatalogError(
+                        f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
+                        "connection still open); close it and run again"
+                    ) from exc
+                con = duckdb.connect(str(path))
+                con.execute("BEGIN TRANSACTION READ ONLY")  # closing the connection ends it
+                break
+            if not any(w in msg.lower() for w in _LOCK_WORDS):
+                raise corrupt_error(path, msg) from exc
             if time.monotonic() >= deadline:
                 pid = _LOCK_PID.search(msg)
                 holder = f"process {pid.group(1)}" if pid else "another process"
                 raise CatalogError(
                     f"catalog {str(path)!r} is held by {holder} and did not free within "
-                    f"{wait:.0f}s; wait for that run to end or stop it"
+                    f"{wait:.0f}s; wait for that run to end or stop it "
+                    "(ASSETRY_CATALOG_WAIT sets the wait in seconds)"
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
-    if not read_only:
-        _ensure_schema(con, path)
-    else:
-        _check_version(con, path)
+    try:
+        if read_only:
+            _check_version(con, path)
+        else:
+            _ensure_schema(con, path)
+            _recover_crashed(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise corrupt_error(path, str(exc)) from exc
     return con
+
+
+def corrupt_error(path: pathlib.Path, detail: str) -> CatalogError:
+    """The error for a catalog file DuckDB cannot read, with the way out."""
+    return CatalogError(
+        f"catalog {str(path)!r} is corrupt or truncated: not a readable DuckDB database "
+        f"({_first_line(detail)}); nothing was changed: move it aside and start a new one "
+        f"with Catalog({str(path)!r}).rebuild() (or --rebuild-catalog), then run again"
+    )
 
 
 def _first_line(text: str) -> str:
@@ -127,6 +168,29 @@ def _ensure_schema(con: Any, path: pathlib.Path) -> None:
         [str(SCHEMA_VERSION)],
     )
     con.execute("COMMIT")
+
+
+def _recover_crashed(con: Any) -> None:
+    """Mark runs left ``running`` by a dead process ``crashed``; sweep their roots.
+
+    Holding the write lock means no other process is inside a run on this
+    catalog, so their temporary files are leftovers. A live run in this very
+    process (another thread) keeps the sweep off.
+    """
+    from assetry.assets.roots import pid_alive, remove_temporaries
+
+    rows = con.execute("SELECT run_id, pid, root FROM runs WHERE status = 'running'").fetchall()
+    dead = [(run_id, root) for run_id, pid, root in rows if pid is None or not pid_alive(pid)]
+    if not dead:
+        return
+    con.execute(
+        "UPDATE runs SET status = 'crashed' WHERE list_contains(?, run_id)",
+        [[run_id for run_id, _ in dead]],
+    )
+    if any(pid == os.getpid() for _, pid, _ in rows):
+        return
+    for root in sorted({root for _, root in dead if root and os.path.isdir(root)}):
+        remove_temporaries(root)
 
 
 def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
@@ -204,11 +268,11 @@ class CatalogWriter:
             events = [i[1] for i in items if i[0] == "__event__"]
             try:
                 self._write([i for i in items if i[0] != "__event__"])
-            except BaseException as exc:  # surfaced to the run by flush() / close()
+            except BaseException as exc:  # noqa: BLE001 (surfaced to the run by flush() / close())
                 self._error = exc
                 try:
                     self._con.execute("ROLLBACK")
-                except Exception:
+                except Exception:  # noqa: BLE001 (no transaction to roll back: keep the first error)
                     self._error = exc
             for e in events:
                 e.set()
@@ -231,25 +295,31 @@ class CatalogWriter:
 
 
 def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
-    import pyarrow as pa
-
+    # One INSERT per table, a column a list parameter: quick from the first batch on (no
+    # Arrow, whose first table imports pandas, ~0.3 s) and for batches of thousands of rows.
     for table, rows in batch.items():
         if table == "assets":
             rows = list({(r["asset"], r.get("partition")): r for r in rows}.values())
-        data = pa.Table.from_pylist(rows)
-        con.register("_assetry_batch", data)
-        try:
-            if table == "assets":
-                con.execute(
-                    "DELETE FROM assets WHERE (asset, coalesce(partition, chr(0))) IN "
-                    "(SELECT asset, coalesce(partition, chr(0)) FROM _assetry_batch)"
-                    if "partition" in data.column_names
-                    else "DELETE FROM assets WHERE partition IS NULL AND asset IN "
-                    "(SELECT asset FROM _assetry_batch)"
-                )
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _assetry_batch")
-        finally:
-            con.unregister("_assetry_batch")
+            con.execute(
+                "DELETE FROM assets WHERE (asset, coalesce(partition, chr(0))) IN "
+                "(SELECT unnest(?::VARCHAR[]), coalesce(unnest(?::VARCHAR[]), chr(0)))",
+                [[r["asset"] for r in rows], [r.get("partition") for r in rows]],
+            )
+        types = _column_types(table)
+        columns = sorted({c for r in rows for c in r})
+        unknown = [c for c in columns if c not in types]
+        if unknown:
+            raise CatalogError(f"table {table!r} has no column(s) {', '.join(map(repr, unknown))}")
+        select = ", ".join(f'unnest(?::{types[c]}[]) AS "{c}"' for c in columns)
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT {select}", [[r.get(c) for r in rows] for c in columns]
+        )
+
+
+@functools.cache
+def _column_types(table: str) -> dict[str, str]:
+    pairs = (part.strip().split() for part in _TABLES[table].split(","))
+    return {name.strip('"'): kind for name, kind, *_ in pairs}
 
 
 # -- the public catalog ----------------------------------------------------------------------
@@ -347,6 +417,43 @@ class Catalog:
         from assetry.assets.status import accept
 
         return accept(assets, catalog=self, select=select, config=config, root=root)
+
+    def rebuild(self, assets: Any = None, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> pathlib.Path | None:
+        """Move the catalog file aside (``<name>.corrupt-<timestamp>``) and start an empty one.
+
+        Nothing is deleted. Without ``assets`` the next run re-fingerprints every
+        product and reruns it as ``never materialized``; with ``assets``, the
+        existing products are accepted as fresh (see :meth:`accept`), so only
+        missing ones rerun. Returns where the old file went (None if there was none).
+
+        Examples:
+            >>> Catalog("data/catalog.duckdb").rebuild([flights, delays])  # doctest: +SKIP
+            PosixPath('data/catalog.duckdb.corrupt-20240501T120000')
+        """
+        from assetry.assets.roots import lock_holders
+
+        holders = lock_holders(self.path) or set()
+        if holders:
+            raise CatalogError(
+                f"catalog {str(self.path)!r} is open in process {min(holders)}; "
+                "stop it before rebuilding the catalog"
+            )
+        aside = None
+        if self.path.exists():
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            n = 1
+            while aside.exists():
+                n += 1
+                aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            os.replace(self.path, aside)
+            wal = self.path.with_name(self.path.name + ".wal")
+            if wal.exists():
+                os.replace(wal, aside.with_name(aside.name + ".wal"))
+        connect(self.path).close()
+        if assets is not None:
+            self.accept(assets, select=select, config=config, root=root)
+        return aside
 
     def _repr_html_(self) -> str:
         rows = "".join(

@@ -3,6 +3,11 @@
 Every executor offers ``submit(fn, arg) -> concurrent.futures.Future`` and
 ``shutdown()``. The scheduler in the runner decides *what* is ready; the
 executor only decides *where* it runs. Skipped assets never reach an executor.
+
+``"sync"`` and ``"threads"`` live here; ``"processes"`` in
+:mod:`assetry.assets.process_executor`; a ``dask.distributed.Client`` (or
+``"dask"``, a local cluster) in :mod:`assetry.assets.dask_executor`. Those two
+import their dependencies only when chosen.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class SyncExecutor(Executor):
         future: cf.Future[Any] = cf.Future()
         try:
             future.set_result(fn(arg))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (a future carries any error, as a pool's does)
             future.set_exception(exc)
         return future
 
@@ -66,6 +71,12 @@ def default_workers() -> int:
 def make_executor(executor: Any, max_workers: int | None = None) -> Executor:
     """Turn ``materialize(executor=...)`` into an :class:`Executor`.
 
+    Args:
+        executor: ``"sync"``, ``"threads"``, ``"processes"``, ``"dask"`` (a local
+            cluster, closed after the run), a ``dask.distributed.Client``, or an
+            :class:`Executor`.
+        max_workers: parallel tasks at most (threads, processes, local Dask workers).
+
     Examples:
         >>> make_executor("sync").name
         'sync'
@@ -81,11 +92,15 @@ def make_executor(executor: Any, max_workers: int | None = None) -> Executor:
         from assetry.assets.process_executor import make_process_executor
 
         return make_process_executor(max_workers)
+    if executor == "dask":
+        from assetry.assets.dask_executor import local_dask_executor
+
+        return local_dask_executor(max_workers)
     if type(executor).__module__.startswith("distributed"):
         from assetry.assets.dask_executor import DaskExecutor
 
         return DaskExecutor(executor)
     raise AssetError(
-        f"executor {executor!r} is not one of 'sync', 'threads', 'processes' or a "
+        f"executor {executor!r} is not one of 'sync', 'threads', 'processes', 'dask' or a "
         "dask.distributed Client"
     )

@@ -1,0 +1,296 @@
+"""The process executor: each ready asset runs in a worker process.
+
+It owns the pool of worker processes and what happens when a worker dies.
+Tasks travel packed by :mod:`assetry.assets.shipping` (so an asset defined in
+``__main__``, a notebook or a file loaded by path runs too). Values never
+travel between processes: a task carries the locations of its inputs and the
+worker loads them through their IO managers, as any executor's worker does.
+
+A worker killed inside an asset (SIGKILL, ``os._exit()``, the out-of-memory
+killer) breaks a ``ProcessPoolExecutor`` and every task in it. The executor
+starts a fresh pool for new work and reruns the tasks that were in flight one
+at a time in a separate single-worker pool, so the asset that kills its worker
+fails, alone, with a clear error, and the innocent ones finish.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import itertools
+import multiprocessing
+import multiprocessing.context
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import attrs
+
+from assetry.assets.executors import Executor
+from assetry.assets.shipping import label, pack, run_packed, unpack
+from assetry.errors import AssetError
+
+__all__ = ["ProcessExecutor", "make_process_executor"]
+
+#: Imported once by the fork server, so each worker starts warm (polars, pyarrow, assetry).
+_PRELOAD = "assetry.assets.execution"
+
+
+def make_process_executor(max_workers: int | None = None) -> ProcessExecutor:
+    """The executor behind ``materialize(executor="processes")``.
+
+    Examples:
+        >>> make_process_executor(2).name
+        'processes'
+    """
+    return ProcessExecutor(max_workers or os.cpu_count() or 1)
+
+
+# -- the executor ----------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _Job:
+    payload: bytes
+    outer: cf.Future[Any]
+    label: str
+    seq: int
+
+
+class ProcessExecutor(Executor):
+    """Runs tasks in a pool of worker processes (fork server where available, else spawn).
+
+    Examples:
+        >>> ex = ProcessExecutor(2)
+        >>> ex.submit(len, [1, 2, 3]).result()
+        3
+        >>> ex.shutdown()
+    """
+
+    name = "processes"
+
+    def __init__(self, max_workers: int) -> None:
+        self._workers = max(1, max_workers)
+        self._context = _mp_context()
+        self._lock = threading.RLock()
+        self._seq = itertools.count()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._gen = 0
+        self._inflight: dict[int, set[_Job]] = {}
+        self._solo: cf.ProcessPoolExecutor | None = None
+        self._suspects: deque[_Job] = deque()
+        self._solo_busy = False
+        self._retired: list[cf.ProcessPoolExecutor] = []
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
+        outer: cf.Future[Any] = cf.Future()
+        name = label(arg)
+        try:
+            payload = pack(fn, arg)
+        except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
+            outer.set_exception(AssetError(
+                f"{name} cannot be sent to a worker process: it does not pickle "
+                f"({type(exc).__name__}: {exc}); use executor='threads'"
+            ))
+            return outer
+        self._send(_Job(payload, outer, name, next(self._seq)))
+        return outer
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pools = [p for p in (self._pool, self._solo, *self._retired) if p is not None]
+            self._pool = self._solo = None
+            self._retired = []
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- the main pool ---------------------------------------------------------------------
+
+    def _send(self, job: _Job) -> None:
+        for _ in range(3):
+            with self._lock:
+                if self._pool is None:
+                    self._pool = self._new_pool(self._workers)
+                pool, gen = self._pool, self._gen
+                self._inflight.setdefault(gen, set()).add(job)
+            try:
+                inner = pool.submit(run_packed, job.payload)
+            except BrokenProcessPool:
+                # It broke before our callback saw it: this job never ran there; retire the
+                # pool (its own jobs become suspects through their callbacks) and resend.
+                with self._lock:
+                    self._inflight.get(gen, set()).discard(job)
+                    self._retire(gen)
+                continue
+            inner.add_done_callback(functools.partial(self._settle, job, gen))
+            return
+        _fail_died(job)
+
+    def _retire(self, gen: int) -> None:
+        if gen == self._gen and self._pool is not None:
+            self._retired.append(self._pool)
+            self._pool = None
+            self._gen += 1
+
+    def _settle(self, job: _Job, gen: int, inner: cf.Future[bytes]) -> None:
+        exc = _exception_of(inner)
+        if isinstance(exc, BrokenProcessPool):
+            self._on_break(gen)
+            return
+        with self._lock:
+            jobs = self._inflight.get(gen)
+            if jobs is None or job not in jobs:
+                return  # already handed to the suspects' pool
+            jobs.discard(job)
+        _deliver(job, inner, exc)
+
+    def _on_break(self, gen: int) -> None:
+        """A worker of pool ``gen`` died: new pool for new work; in-flight jobs become suspects."""
+        with self._lock:
+            affected = self._inflight.pop(gen, None)
+            if affected is None:
+                return
+            self._retire(gen)
+            jobs = sorted(affected, key=lambda j: j.seq)
+            if len(jobs) == 1:
+                _fail_died(jobs[0])  # it ran alone: it is the one
+                return
+            self._suspects.extend(jobs)
+        self._pump()
+
+    # -- suspects, one at a time -------------------------------------------------------------
+
+    def _pump(self) -> None:
+        with self._lock:
+            if self._solo_busy or not self._suspects:
+                return
+            job = self._suspects.popleft()
+            self._solo_busy = True
+            if self._solo is None:
+                self._solo = self._new_pool(1)
+            solo = self._solo
+        try:
+            inner = solo.submit(run_packed, job.payload)
+        except BrokenProcessPool:
+            self._solo_done(job, None, BrokenProcessPool("broken"))
+            return
+        inner.add_done_callback(lambda f: self._solo_done(job, f, _exception_of(f)))
+
+    def _solo_done(self, job: _Job, inner: cf.Future[bytes] | None, exc: BaseException | None) -> None:
+        if isinstance(exc, BrokenProcessPool):
+            _fail_died(job)
+            with self._lock:
+                if self._solo is not None:
+                    self._retired.append(self._solo)
+                self._solo = None
+        else:
+            _deliver(job, inner, exc)  # type: ignore[arg-type]
+        with self._lock:
+            self._solo_busy = False
+        self._pump()
+
+    def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(workers, mp_context=self._context)
+
+
+def _exception_of(future: cf.Future[Any]) -> BaseException | None:
+    if future.cancelled():
+        return cf.CancelledError()
+    return future.exception()
+
+
+def _deliver(job: _Job, inner: cf.Future[bytes], exc: BaseException | None) -> None:
+    if exc is not None:
+        job.outer.set_exception(exc)
+        return
+    try:
+        job.outer.set_result(unpack(inner.result()))
+    except Exception as err:  # noqa: BLE001 (unpickling runs arbitrary reducers)
+        job.outer.set_exception(AssetError(
+            f"the result of {job.label} cannot be read back from its worker process "
+            f"({type(err).__name__}: {err})"
+        ))
+
+
+def _fail_died(job: _Job) -> None:
+    job.outer.set_exception(AssetError(
+        f"the worker process running {job.label} died abruptly (a signal such as SIGKILL, "
+        "os._exit() or running out of memory); the asset failed and its previous product "
+        "is kept"
+    ))
+
+
+def _mp_context() -> Any:
+    """A fork server where the platform has one: workers fork from a clean, warm process.
+
+    Never plain ``fork``: the driver runs threads (the catalog writer, DuckDB),
+    and forking a threaded process can deadlock the child.
+    """
+    _strip_main_from_workers()
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return _SpawnContext()
+    from multiprocessing import forkserver
+
+    # Add ours to whatever the program asked for; this only takes effect if the fork
+    # server has not started yet.
+    current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
+    if _PRELOAD not in current:
+        forkserver.set_forkserver_preload([*current, _PRELOAD])
+    return _ForkServerContext()
+
+
+# Workers get their code by value (cloudpickle), so they never need the driver's __main__.
+# Left to itself, multiprocessing re-runs the driver's script in every worker: a script
+# without `if __name__ == "__main__":` would start a nested run there. Our workers are
+# launched with a flag that drops the main module from their preparation data.
+_LAUNCHING = threading.local()
+
+
+def _strip_main_from_workers() -> None:
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "_assetry", False):
+        return
+
+    @functools.wraps(original)
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if getattr(_LAUNCHING, "active", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data  # type: ignore[no-any-return]
+
+    get_preparation_data._assetry = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
+
+def _launch(base: Any, process_obj: Any) -> Any:
+    _LAUNCHING.active = True
+    try:
+        return base._Popen(process_obj)
+    finally:
+        _LAUNCHING.active = False
+
+
+class _ForkServerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _launch(multiprocessing.context.ForkServerProcess, process_obj)
+
+
+class _SpawnProcess(multiprocessing.context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _launch(multiprocessing.context.SpawnProcess, process_obj)
+
+
+class _ForkServerContext(multiprocessing.context.ForkServerContext):
+    Process = _ForkServerProcess
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcess

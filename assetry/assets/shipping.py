@@ -1,0 +1,146 @@
+"""Shipping a task to another interpreter and its result back: cloudpickle, by value where needed.
+
+A worker process or a Dask worker imports modules by name. A pipeline file
+loaded by path, a notebook or ``__main__`` has no importable name there, so
+the functions and classes of such modules travel by value; everything
+installed travels by reference. This module owns only that packing; it runs
+nothing itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import sys
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import cloudpickle
+
+from assetry.errors import AssetError
+
+__all__ = ["label", "pack", "run_packed", "unpack"]
+
+
+def pack(fn: Callable[[Any], Any], arg: Any) -> bytes:
+    """Serialize ``fn(arg)`` for another interpreter.
+
+    Functions and classes from modules a fresh interpreter cannot import by
+    name (a file loaded by path, ``__main__``) travel by value. A task's hooks
+    are left behind: they run in the driver, never in a worker.
+
+    Examples:
+        >>> run_packed(pack(len, [1, 2]))  # doctest: +SKIP
+    """
+    buffer = io.BytesIO()
+    with _REGISTRY_LOCK:
+        pickler = _Pickler(buffer)
+        try:
+            pickler.dump((fn, _without_hooks(arg)))
+        finally:
+            pickler.unregister()
+    return buffer.getvalue()
+
+
+def run_packed(payload: bytes) -> bytes:
+    """Run a packed call in this (worker) process; return its packed result."""
+    try:
+        fn, arg = cloudpickle.loads(payload)
+    except Exception as exc:  # noqa: BLE001 (unpickling runs arbitrary reducers)
+        raise AssetError(
+            f"the task could not be loaded in the worker process ({type(exc).__name__}: {exc}); "
+            "the modules it uses must be importable there"
+        ) from None
+    result = fn(arg)
+    try:
+        return cloudpickle.dumps(result)
+    except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
+        raise AssetError(
+            f"the result of the task cannot be sent back from the worker process "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def unpack(data: bytes) -> Any:
+    """The value :func:`run_packed` returned."""
+    return cloudpickle.loads(data)
+
+
+def label(arg: Any) -> str:
+    """How errors name a task: ``asset 'x' (module:function)``, or its type."""
+    spec = getattr(arg, "spec", None)
+    if spec is None:
+        return f"task {type(arg).__name__}"
+    return f"asset {spec.name!r} ({spec.qualname})"
+
+
+def _without_hooks(arg: Any) -> Any:
+    spec = getattr(arg, "spec", None)
+    if spec is None or not attrs.has(type(arg)) or not attrs.has(type(spec)):
+        return arg
+    if spec.on_finish is None and spec.on_failure is None:
+        return arg
+    return attrs.evolve(arg, spec=attrs.evolve(spec, on_finish=None, on_failure=None))
+
+
+_REGISTRY_LOCK = threading.Lock()
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle, registering modules that cannot be imported by name for by-value pickling."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self._registered: list[str] = []
+        self._seen: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (types.FunctionType, type, types.ModuleType)):
+            name = obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__
+            if isinstance(name, str) and name not in self._seen:
+                self._seen.add(name)
+                self._register(name)
+        return super().reducer_override(obj)
+
+    def _register(self, name: str) -> None:
+        module = sys.modules.get(name)
+        if module is None or name == "__main__" or _importable(name, module):
+            return
+        if name not in cloudpickle.list_registry_pickle_by_value():
+            cloudpickle.register_pickle_by_value(module)
+            self._registered.append(name)
+
+    def unregister(self) -> None:
+        for name in self._registered:
+            module = sys.modules.get(name)
+            if module is not None:
+                cloudpickle.unregister_pickle_by_value(module)
+        self._registered.clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def _importable_cached(name: str, origin: str | None) -> bool:
+    top = name.partition(".")[0]
+    for finder in sys.meta_path:  # not importlib.util.find_spec: it answers from sys.modules
+        find = getattr(finder, "find_spec", None)
+        try:
+            spec = find(top, None) if find is not None else None
+        except Exception:  # noqa: BLE001 (a third-party finder that fails finds nothing)
+            spec = None
+        if spec is not None:
+            if top != name or origin is None or spec.origin in (None, "built-in", "frozen"):
+                return True
+            return os.path.realpath(spec.origin) == os.path.realpath(origin)
+    return False
+
+
+def _importable(name: str, module: types.ModuleType) -> bool:
+    """Whether a fresh interpreter, with this ``sys.path``, imports ``name`` as this module."""
+    if name in sys.builtin_module_names:
+        return True
+    origin = getattr(module, "__file__", None)
+    return _importable_cached(name, origin)
