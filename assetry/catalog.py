@@ -67,11 +67,12 @@ def wait_seconds() -> float:
 def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
     """Open the catalog file, waiting up to ``wait`` seconds while another process holds it.
 
-    One process writes at a time (DuckDB's file lock); others wait with a
-    bounded backoff, readers too. A writer creates the schema and marks runs
-    left ``running`` by a dead process as ``crashed``. In a process that
-    already holds the catalog read-write, a reader shares that database inside
-    a read-only transaction.
+    One writer at a time: DuckDB's file lock between processes, a lock per file
+    between the threads of one process (released when the connection closes).
+    Others wait with a bounded backoff, readers too. A writer creates the
+    schema and marks runs left ``running`` by a dead process as ``crashed``. In
+    a process that already holds the catalog read-write, a reader shares that
+    database inside a read-only transaction.
 
     Raises:
         CatalogError: the file is corrupt or not a DuckDB database, was written by
@@ -89,11 +90,60 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
     wait = wait_seconds() if wait is None else wait
     deadline = time.monotonic() + wait
+    slot = None if read_only else _Slot(path, wait)
+    try:
+        con = _open(path, read_only, deadline, wait)
+        try:
+            if read_only:
+                _check_version(con, path)
+            else:
+                _ensure_schema(con, path)
+                if not slot.nested:  # a nested writer (a hook of a live run) recovers nothing
+                    _recover_crashed(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise corrupt_error(path, str(exc)) from exc
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
+    return con if slot is None else _WriterConnection(con, slot)
+
+
+_SLOTS: dict[str, Any] = {}  # threading.RLock per catalog file
+_DEPTH: dict[str, int] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+class _Slot:
+    """This process's one writer slot for a catalog file: threads wait, the holder re-enters."""
+
+    def __init__(self, path: pathlib.Path, wait: float) -> None:
+        self.key = os.path.realpath(path)
+        with _SLOTS_LOCK:
+            self._lock = _SLOTS.setdefault(self.key, threading.RLock())
+        if not self._lock.acquire(timeout=max(wait, 0.001)):
+            raise CatalogError(
+                f"catalog {str(path)!r} is held by another run in this process and did not "
+                f"free within {wait:.0f}s; wait for that run to end"
+            )
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] = _DEPTH.get(self.key, 0) + 1
+            self.nested = _DEPTH[self.key] > 1
+
+    def release(self) -> None:
+        self._lock.release()  # raises in a thread that does not hold it: nothing changes
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] -= 1
+
+
+def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> Any:
+    import duckdb
+
     delay = 0.01
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             msg = str(exc)
             if _SAME_PROCESS in msg:
@@ -104,7 +154,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
                     ) from exc
                 con = duckdb.connect(str(path))
                 con.execute("BEGIN TRANSACTION READ ONLY")  # closing the connection ends it
-                break
+                return con
             if not any(w in msg.lower() for w in _LOCK_WORDS):
                 raise corrupt_error(path, msg) from exc
             if time.monotonic() >= deadline:
@@ -117,16 +167,34 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
-    try:
-        if read_only:
-            _check_version(con, path)
-        else:
-            _ensure_schema(con, path)
-            _recover_crashed(con)
-    except duckdb.Error as exc:
-        con.close()
-        raise corrupt_error(path, str(exc)) from exc
-    return con
+
+
+class _WriterConnection:
+    """A read-write catalog connection; closing it frees this process's writer slot."""
+
+    def __init__(self, con: Any, slot: _Slot) -> None:
+        self._con = con
+        self._slot: _Slot | None = slot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        """Close the connection and let the next writer of this process in."""
+        slot, self._slot = self._slot, None
+        try:
+            self._con.close()
+        finally:
+            if slot is not None:
+                slot.release()
+
+    def __del__(self) -> None:
+        # A caller that forgot close() must not keep every later run of the process waiting.
+        if getattr(self, "_slot", None) is not None:
+            try:
+                self.close()
+            except RuntimeError:
+                return  # collected in another thread than the one that opened it
 
 
 def corrupt_error(path: pathlib.Path, detail: str) -> CatalogError:
@@ -173,22 +241,23 @@ def _ensure_schema(con: Any, path: pathlib.Path) -> None:
 def _recover_crashed(con: Any) -> None:
     """Mark runs left ``running`` by a dead process ``crashed``; sweep their roots.
 
-    Holding the write lock means no other process is inside a run on this
-    catalog, so their temporary files are leftovers. A live run in this very
-    process (another thread) keeps the sweep off.
+    Holding the write lock (and this process's writer slot) means no other run
+    of this catalog is alive, so their temporary files are leftovers. A row of
+    this very process is an earlier run that could not record its end.
     """
     from assetry.assets.roots import pid_alive, remove_temporaries
 
     rows = con.execute("SELECT run_id, pid, root FROM runs WHERE status = 'running'").fetchall()
-    dead = [(run_id, root) for run_id, pid, root in rows if pid is None or not pid_alive(pid)]
+    dead = [
+        (run_id, root) for run_id, pid, root in rows
+        if pid is None or pid == os.getpid() or not pid_alive(pid)
+    ]
     if not dead:
         return
     con.execute(
         "UPDATE runs SET status = 'crashed' WHERE list_contains(?, run_id)",
         [[run_id for run_id, _ in dead]],
     )
-    if any(pid == os.getpid() for _, pid, _ in rows):
-        return
     for root in sorted({root for _, root in dead if root and os.path.isdir(root)}):
         remove_temporaries(root)
 
@@ -316,10 +385,14 @@ def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
         )
 
 
+#: One column definition, at the start of each comma-separated part: name, then type.
+_COLUMN = re.compile(r'\s*"?(\w+)"?\s+(\w+(?:\([^)]*\))?)')
+
+
 @functools.cache
 def _column_types(table: str) -> dict[str, str]:
-    pairs = (part.strip().split() for part in _TABLES[table].split(","))
-    return {name.strip('"'): kind for name, kind, *_ in pairs}
+    parts = re.split(r",(?![^(]*\))", _TABLES[table])  # commas outside parentheses
+    return dict(m.groups() for m in map(_COLUMN.match, parts) if m is not None)
 
 
 # -- the public catalog ----------------------------------------------------------------------

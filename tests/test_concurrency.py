@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import duckdb
@@ -195,6 +196,24 @@ def test_reader_inside_the_running_process_shares_the_catalog(files):
     con = duckdb.connect(str(files.catalog), read_only=True)
     assert con.execute("SELECT count(*) FROM runs").fetchall() == [(1,)]
     con.close()
+
+
+def test_runs_in_two_threads_of_one_process_take_turns(files):
+    """Two threads materializing on one catalog take turns: one runs, the other skips."""
+    mod = files.module("quick.py", QUICK)
+    results: list[list[str]] = []
+
+    def run():
+        results.append(sorted(materialize(mod, root=files.root, executor="sync").materialized))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [[], ["quick_a", "quick_b"]]
+    statuses = Catalog(files.catalog).sql("SELECT status FROM runs")["status"].to_list()
+    assert statuses == ["success", "success"]
 
 
 def test_catalog_open_read_only_in_this_process_is_named(files):

@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import time
+import uuid
 
 from assetry.errors import StorageError
 from assetry.io_managers.base import TEMP_MARKER
@@ -43,7 +44,7 @@ def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
     path = pathlib.Path(os.path.abspath(os.path.expanduser(str(root))))
     if path.exists() and not path.is_dir():
         raise StorageError(f"root {str(path)!r} is a file, not a directory; choose another root=")
-    probe = path / f".assetry-write-probe-{os.getpid()}"
+    probe = path / f".assetry-write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
