@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import pathlib
+import re
 from collections.abc import Callable
 from typing import Any
 

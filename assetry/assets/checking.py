@@ -112,5 +112,5 @@ def check_schema(asset: str, value: Any, schema: Any) -> None:
 def _dtype_equal(actual: Any, expected: Any) -> bool:
     try:
         return bool(actual == expected)
-    except Exception:
+    except (TypeError, ValueError):
         return str(actual) == str(expected)

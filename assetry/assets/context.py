@@ -9,7 +9,6 @@ product looks like now, and the fingerprint it would have now (an
 from __future__ import annotations
 
 import functools
-
 import pathlib
 from collections.abc import Mapping
 from typing import Any
@@ -148,7 +147,7 @@ class RunContext:
         if name not in self._config_fp:
             values = self.values[name]
             self._config_fp[name] = (
-                fingerprints.config_fingerprint(values) if values else _EMPTY_CONFIG()
+                fingerprints.config_fingerprint(values) if values else _empty_config()
             )
         config = self._config_fp[name]
         io = self.io_fingerprint(name)
@@ -166,7 +165,7 @@ class RunContext:
 
 
 @functools.lru_cache(maxsize=1)
-def _EMPTY_CONFIG() -> str:  # noqa: N802  (a constant, computed once)
+def _empty_config() -> str:
     return fingerprints.config_fingerprint({})
 
 

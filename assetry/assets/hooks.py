@@ -28,7 +28,7 @@ def call_asset_hook(hook: Any, context: Any, kind: str) -> None:
         return
     try:
         hook(context)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (a hook never loses a stored product)
         message = (
             f"{kind} hook {getattr(hook, '__qualname__', hook)!r} of asset {context.asset!r} "
             f"raised {type(exc).__name__}: {exc}; the asset's product and records are kept"
@@ -43,7 +43,7 @@ def call_run_hook(hook: Any, result: Any, kind: str) -> None:
         return
     try:
         hook(result)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (a hook never loses a stored product)
         message = (
             f"run {kind} hook {getattr(hook, '__qualname__', hook)!r} raised "
             f"{type(exc).__name__}: {exc}"

@@ -24,7 +24,6 @@ def run_demo(directory: str | os.PathLike[str] = "assetry-demo", out: IO[str] | 
     Examples:
         >>> run_demo("assetry-demo")  # doctest: +SKIP
     """
-    from assetry import materialize
     from assetry.clients import DuckDBClient
     from assetry.demo import pipeline
     from assetry.demo.sql_stage import sql_assets
