@@ -86,7 +86,7 @@ def test_failed_write_leaves_old_product_and_no_temp(tmp_path, io, value, other)
         pl.LazyFrame({"a": [1]}).map_batches(_explode) if isinstance(io, (Parquet, CSV)) else
         {"k": Unstorable()} if isinstance(io, Pickle) else {"k": object()}
     )
-    with pytest.raises(Exception, match="disk full|JSON-serializable"):  # noqa: B017
+    with pytest.raises(Exception, match="disk full|JSON-serializable"):
         io.save(bad, loc)
     _same(io.load(loc), value)
     assert not [p for p in pathlib.Path(tmp_path).rglob(f"*{TEMP_MARKER}*")]
