@@ -123,8 +123,8 @@ def summary(
 ) -> dict:
     """A few headline numbers for the year."""
     worst = carrier_delays.row(0, named=True)
-    wet = weather_delays.filter(pl.col("rain") == "wet")["mean_dep_delay"].mean()
-    dry = weather_delays.filter(pl.col("rain") == "dry")["mean_dep_delay"].mean()
+    wet = float(weather_delays.filter(pl.col("rain") == "wet")["mean_dep_delay"].mean())  # type: ignore[arg-type]
+    dry = float(weather_delays.filter(pl.col("rain") == "dry")["mean_dep_delay"].mean())  # type: ignore[arg-type]
     return {
         "carriers": len(flights_by_carrier),
         "flights": int(carrier_delays["n_flights"].sum()),

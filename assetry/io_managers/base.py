@@ -150,7 +150,7 @@ class IOManager(abc.ABC):
         """The copy of this manager kept in the catalog: a database client loses its password."""
         client = getattr(self, "client", None)
         if client is not None and hasattr(client, "without_secrets") and attrs.has(type(self)):
-            return attrs.evolve(self, client=client.without_secrets())
+            return attrs.evolve(self, client=client.without_secrets())  # type: ignore[misc]
         return self
 
     def describe(self) -> str:
@@ -278,7 +278,7 @@ def concat_partitions(io: IOManager, partitions: PartitionedProduct, kind: str) 
         frames.append(frame)
     if not frames:
         return convert_frame(pl.DataFrame(), kind, partitions.asset)
-    stacked = pl.concat(frames, how="diagonal_relaxed")
+    stacked = pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
     return stacked if lazy else convert_frame(stacked, kind, partitions.asset)
 
 
