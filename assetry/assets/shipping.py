@@ -123,7 +123,8 @@ class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
 
 
 @functools.lru_cache(maxsize=1024)
-def _importable_cached(name: str, origin: str | None) -> bool:
+def _importable_cached(name: str, origin: str | None, path: tuple[str, ...]) -> bool:
+    # ``path`` (sys.path) is part of the key only: an answer holds until sys.path changes.
     top = name.partition(".")[0]
     for finder in sys.meta_path:  # not importlib.util.find_spec: it answers from sys.modules
         find = getattr(finder, "find_spec", None)
@@ -143,4 +144,4 @@ def _importable(name: str, module: types.ModuleType) -> bool:
     if name in sys.builtin_module_names:
         return True
     origin = getattr(module, "__file__", None)
-    return _importable_cached(name, origin)
+    return _importable_cached(name, origin, tuple(sys.path))

@@ -1,0 +1,267 @@
+"""Opening the catalog file: its schema and version, one writer at a time, crash recovery.
+
+It owns the tables (created and versioned here), the bounded wait while
+another process or thread holds the file, telling a held file from a damaged
+one, and marking runs of dead processes ``crashed``. The public names are
+re-exported by :mod:`assetry.catalog`; this module knows nothing of runs'
+contents or of freshness.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import threading
+import time
+from typing import Any
+
+from assetry.errors import CatalogError
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "connect", "corrupt_error", "read_records", "wait_seconds"]
+
+#: Bumped when a table changes; a catalog from a newer version is refused.
+SCHEMA_VERSION = 1
+
+TABLES = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "runs": (
+        "run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, "
+        "n_materialized INTEGER, n_skipped INTEGER, n_failed INTEGER, n_blocked INTEGER, "
+        "root VARCHAR, executor VARCHAR, pid INTEGER"
+    ),
+    "materializations": (
+        "run_id VARCHAR, asset VARCHAR, partition VARCHAR, status VARCHAR, reason VARCHAR, "
+        "fingerprint VARCHAR, code_fingerprint VARCHAR, data_fingerprint VARCHAR, "
+        "started_at TIMESTAMP, duration_s DOUBLE, rows BIGINT, bytes BIGINT, location VARCHAR, "
+        "error VARCHAR, attempts INTEGER"
+    ),
+    "assets": (
+        "asset VARCHAR, partition VARCHAR, fingerprint VARCHAR, code_fingerprint VARCHAR, "
+        "config_fingerprint VARCHAR, io_fingerprint VARCHAR, upstream VARCHAR, "
+        "data_fingerprint VARCHAR, stat_key VARCHAR, io VARCHAR, io_pickle BLOB, "
+        "location VARCHAR, rows BIGINT, bytes BIGINT, schema VARCHAR, updated_at TIMESTAMP, "
+        "run_id VARCHAR"
+    ),
+    "dependencies": "asset VARCHAR, upstream VARCHAR",
+    "checks": (
+        'run_id VARCHAR, asset VARCHAR, partition VARCHAR, "check" VARCHAR, passed BOOLEAN, '
+        "blocking BOOLEAN, detail VARCHAR"
+    ),
+}
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+#: DuckDB's words for "another process holds the file" (not "block", which corruption uses).
+_LOCK_WORDS = ("could not set lock", "conflicting lock")
+#: DuckDB refuses a read-only connection beside a read-write one in the same process.
+_SAME_PROCESS = "different configuration"
+
+
+def wait_seconds() -> float:
+    """How long to wait for a held catalog: ``ASSETRY_CATALOG_WAIT`` seconds, default 120."""
+    return float(os.environ.get("ASSETRY_CATALOG_WAIT", "120"))
+
+
+def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
+    """Open the catalog file, waiting up to ``wait`` seconds while another process holds it.
+
+    One writer at a time: DuckDB's file lock between processes, a lock per file
+    between the threads of one process (released when the connection closes).
+    Others wait with a bounded backoff, readers too. A writer creates the
+    schema and marks runs left ``running`` by a dead process as ``crashed``. In
+    a process that already holds the catalog read-write, a reader shares that
+    database inside a read-only transaction.
+
+    Raises:
+        CatalogError: the file is corrupt or not a DuckDB database, was written by
+            a newer assetry, or stays held longer than ``wait``.
+
+    Examples:
+        >>> con = connect("data/catalog.duckdb", read_only=True)  # doctest: +SKIP
+    """
+    import duckdb
+
+    path = pathlib.Path(path)
+    if read_only and not path.exists():
+        raise CatalogError(f"catalog {str(path)!r} does not exist; run materialize() first")
+    if path.is_dir():
+        raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
+    wait = wait_seconds() if wait is None else wait
+    deadline = time.monotonic() + wait
+    slot = None if read_only else _Slot(path, wait)
+    try:
+        con = _open(path, read_only, deadline, wait)
+        try:
+            if slot is None:
+                _check_version(con, path)
+            else:
+                _ensure_schema(con, path)
+                if not slot.nested:  # a nested writer (a hook of a live run) recovers nothing
+                    _recover_crashed(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise corrupt_error(path, str(exc)) from exc
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
+    return con if slot is None else _WriterConnection(con, slot)
+
+
+_SLOTS: dict[str, Any] = {}  # threading.RLock per catalog file
+_DEPTH: dict[str, int] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+class _Slot:
+    """This process's one writer slot for a catalog file: threads wait, the holder re-enters."""
+
+    def __init__(self, path: pathlib.Path, wait: float) -> None:
+        self.key = os.path.realpath(path)
+        with _SLOTS_LOCK:
+            self._lock = _SLOTS.setdefault(self.key, threading.RLock())
+        if not self._lock.acquire(timeout=max(wait, 0.001)):
+            raise CatalogError(
+                f"catalog {str(path)!r} is held by another run in this process and did not "
+                f"free within {wait:.0f}s; wait for that run to end"
+            )
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] = _DEPTH.get(self.key, 0) + 1
+            self.nested = _DEPTH[self.key] > 1
+
+    def release(self) -> None:
+        self._lock.release()  # raises in a thread that does not hold it: nothing changes
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] -= 1
+
+
+def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> Any:
+    import duckdb
+
+    delay = 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if _SAME_PROCESS in msg:
+                if not read_only:
+                    raise CatalogError(
+                        f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
+                        "connection still open); close it and run again"
+                    ) from exc
+                con = duckdb.connect(str(path))
+                con.execute("BEGIN TRANSACTION READ ONLY")  # closing the connection ends it
+                return con
+            if not any(w in msg.lower() for w in _LOCK_WORDS):
+                raise corrupt_error(path, msg) from exc
+            if time.monotonic() >= deadline:
+                pid = _LOCK_PID.search(msg)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise CatalogError(
+                    f"catalog {str(path)!r} is held by {holder} and did not free within "
+                    f"{wait:.0f}s; wait for that run to end or stop it "
+                    "(ASSETRY_CATALOG_WAIT sets the wait in seconds)"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+class _WriterConnection:
+    """A read-write catalog connection; closing it frees this process's writer slot."""
+
+    def __init__(self, con: Any, slot: _Slot) -> None:
+        self._con = con
+        self._slot: _Slot | None = slot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        """Close the connection and let the next writer of this process in."""
+        slot, self._slot = self._slot, None
+        try:
+            self._con.close()
+        finally:
+            if slot is not None:
+                slot.release()
+
+    def __del__(self) -> None:
+        # A caller that forgot close() must not keep every later run of the process waiting.
+        if getattr(self, "_slot", None) is not None:
+            try:
+                self.close()
+            except RuntimeError:
+                return  # collected in another thread than the one that opened it
+
+
+def corrupt_error(path: pathlib.Path, detail: str) -> CatalogError:
+    """The error for a catalog file DuckDB cannot read, with the way out."""
+    return CatalogError(
+        f"catalog {str(path)!r} is corrupt or truncated: not a readable DuckDB database "
+        f"({_first_line(detail)}); nothing was changed: move it aside and start a new one "
+        f"with Catalog({str(path)!r}).rebuild() (or --rebuild-catalog), then run again"
+    )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _check_version(con: Any, path: pathlib.Path) -> None:
+    import duckdb
+
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return  # a new file: no meta table yet
+    row = rows[0] if rows else None
+    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        con.close()
+        raise CatalogError(
+            f"catalog {str(path)!r} has schema version {row[0]}, newer than this assetry "
+            f"understands ({SCHEMA_VERSION}); upgrade assetry"
+        )
+
+
+def _ensure_schema(con: Any, path: pathlib.Path) -> None:
+    _check_version(con, path)
+    con.execute("BEGIN")
+    for table, columns in TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+        [str(SCHEMA_VERSION)],
+    )
+    con.execute("COMMIT")
+
+
+def _recover_crashed(con: Any) -> None:
+    """Mark runs left ``running`` by a dead process ``crashed``; sweep their roots.
+
+    Holding the write lock (and this process's writer slot) means no other run
+    of this catalog is alive, so their temporary files are leftovers. A row of
+    this very process is an earlier run that could not record its end.
+    """
+    from assetry.assets.roots import pid_alive, remove_temporaries
+
+    rows = con.execute("SELECT run_id, pid, root FROM runs WHERE status = 'running'").fetchall()
+    dead = [
+        (run_id, root) for run_id, pid, root in rows
+        if pid is None or pid == os.getpid() or not pid_alive(pid)
+    ]
+    if not dead:
+        return
+    con.execute(
+        "UPDATE runs SET status = 'crashed' WHERE list_contains(?, run_id)",
+        [[run_id for run_id, _ in dead]],
+    )
+    for root in sorted({root for _, root in dead if root and os.path.isdir(root)}):
+        remove_temporaries(root)
+
+
+def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Every row of ``assets``, keyed by (asset, partition)."""
+    cur = con.execute("SELECT * FROM assets")
+    cols = [d[0] for d in cur.description]
+    return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
