@@ -144,9 +144,14 @@ def test_prepare_root_removes_only_old_temporaries(tmp_path):
     os.utime(newer, (time.time() + 60, time.time() + 60))  # written after this run started
     keep = root / "a.parquet"
     keep.write_text("product")
-    _age(keep, 60)
+    hidden = root / ".git" / "x.assetry-tmp-0123456789ab"  # hidden directories are not searched
+    hidden.parent.mkdir()
+    hidden.write_text("not ours")
+    for p in (keep, hidden):
+        _age(p, 60)
     prepare_root(root)
-    assert sorted(p.name for p in root.rglob("*")) == ["a.parquet", newer.name, "part"]
+    names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    assert names == [".git", str(hidden.relative_to(root)), "a.parquet", newer.name, "part"]
 
 
 def test_prepare_root_keeps_temporaries_while_the_catalog_is_held(tmp_path):
