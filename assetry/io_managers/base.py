@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import abc
 import os
+import stat
 import pathlib
 import typing
 import uuid
@@ -148,8 +149,10 @@ class IOManager(abc.ABC):
 
     def for_catalog(self) -> IOManager:
         """The copy of this manager kept in the catalog: a database client loses its password."""
+        if not attrs.has(type(self)) or "client" not in attrs.fields_dict(type(self)):
+            return self  # no client field (DuckDBTable names a file: nothing secret)
         client = getattr(self, "client", None)
-        if client is not None and hasattr(client, "without_secrets") and attrs.has(type(self)):
+        if client is not None and hasattr(client, "without_secrets"):
             return attrs.evolve(self, client=client.without_secrets())  # type: ignore[misc]
         return self
 
@@ -235,6 +238,8 @@ class FileIOManager(IOManager):
             st = os.stat(location)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        if stat.S_ISDIR(st.st_mode):
+            return None  # a directory where the file should be: the save says so clearly
         key = _stat_key(st)
         if previous is not None and previous.stat_key == key:
             return previous
