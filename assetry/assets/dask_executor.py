@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assetry.assets.executors import Executor
-from assetry.assets.shipping import label, pack, run_packed, unpack
+from assetry.assets.shipping import label, pack_or_fail, run_packed, unpack
 from assetry.errors import AssetError
 
 __all__ = ["DaskExecutor", "local_dask_executor"]
@@ -66,13 +66,8 @@ class DaskExecutor(Executor):
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
         outer: cf.Future[Any] = cf.Future()
         name = label(arg)
-        try:
-            payload = pack(fn, arg)
-        except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
-            outer.set_exception(AssetError(
-                f"{name} cannot be sent to a Dask worker: it does not pickle "
-                f"({type(exc).__name__}: {exc})"
-            ))
+        payload = pack_or_fail(fn, arg, outer, "a Dask worker")
+        if payload is None:
             return outer
         spec = getattr(arg, "spec", None)
         key = f"assetry-{getattr(spec, 'name', 'task')}-{uuid.uuid4().hex[:12]}"

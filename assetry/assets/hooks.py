@@ -24,32 +24,25 @@ class HookWarning(UserWarning):
 
 def call_asset_hook(hook: Any, context: Any, kind: str) -> None:
     """Call an asset's ``on_finish`` / ``on_failure`` hook with its context."""
-    if hook is None:
-        return
-    try:
-        hook(context)
-    except Exception as exc:  # noqa: BLE001  (a hook never loses a stored product)
-        message = (
-            f"{kind} hook {getattr(hook, '__qualname__', hook)!r} of asset {context.asset!r} "
-            f"raised {type(exc).__name__}: {exc}; the asset's product and records are kept"
-        )
-        _log.warning(message)
-        warnings.warn(message, HookWarning, stacklevel=2)
+    _call(hook, context, f"{kind} hook {{name}} of asset {context.asset!r}",
+          "; the asset's product and records are kept")
 
 
 def call_run_hook(hook: Any, result: Any, kind: str) -> None:
     """Call a run-level hook with the result."""
+    _call(hook, result, f"run {kind} hook {{name}}", "")
+
+
+def _call(hook: Any, arg: Any, what: str, kept: str) -> None:
     if hook is None:
         return
     try:
-        hook(result)
+        hook(arg)
     except Exception as exc:  # noqa: BLE001  (a hook never loses a stored product)
-        message = (
-            f"run {kind} hook {getattr(hook, '__qualname__', hook)!r} raised "
-            f"{type(exc).__name__}: {exc}"
-        )
+        name = repr(getattr(hook, "__qualname__", hook))
+        message = f"{what.format(name=name)} raised {type(exc).__name__}: {exc}{kept}"
         _log.warning(message)
-        warnings.warn(message, HookWarning, stacklevel=2)
+        warnings.warn(message, HookWarning, stacklevel=3)
 
 
 _COMBINED: dict[str, type[MaterializeError]] = {}

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from assetry.assets.executors import Executor
-from assetry.assets.shipping import label, pack, run_packed, unpack
+from assetry.assets.shipping import label, pack_or_fail, run_packed, unpack
 from assetry.errors import AssetError
 
 __all__ = ["ProcessExecutor", "make_process_executor"]
@@ -88,13 +88,8 @@ class ProcessExecutor(Executor):
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
         outer: cf.Future[Any] = cf.Future()
         name = label(arg)
-        try:
-            payload = pack(fn, arg)
-        except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
-            outer.set_exception(AssetError(
-                f"{name} cannot be sent to a worker process: it does not pickle "
-                f"({type(exc).__name__}: {exc}); use executor='threads'"
-            ))
+        payload = pack_or_fail(fn, arg, outer, "a worker process (use executor='threads')")
+        if payload is None:
             return outer
         self._send(_Job(payload, outer, name, next(self._seq)))
         return outer

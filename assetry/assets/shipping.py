@@ -70,6 +70,20 @@ def unpack(data: bytes) -> Any:
     return cloudpickle.loads(data)
 
 
+def pack_or_fail(fn: Callable[[Any], Any], arg: Any, outer: Any, where: str) -> bytes | None:
+    """:func:`pack`, or set a clear error on ``outer`` and return None when it does not pickle."""
+    try:
+        return pack(fn, arg)
+    except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
+        from assetry.errors import AssetError
+
+        outer.set_exception(AssetError(
+            f"{label(arg)} cannot be sent to {where}: it does not pickle "
+            f"({type(exc).__name__}: {exc})"
+        ))
+        return None
+
+
 def label(arg: Any) -> str:
     """How errors name a task: ``asset 'x' (module:function)``, or its type."""
     spec = getattr(arg, "spec", None)
