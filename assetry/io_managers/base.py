@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import abc
 import os
-import stat
 import pathlib
+import stat
 import typing
 import uuid
 from collections.abc import Callable, Iterator
