@@ -39,6 +39,8 @@ from typing import Any, NamedTuple
 
 import xxhash
 
+from assetry import _scancache
+
 __all__ = ["Info", "class_info", "function_info", "methods", "unwrap"]
 
 _FUTURE_FLAGS = functools.reduce(
@@ -100,6 +102,19 @@ class _Source:
         self._scan(deep=False)  # module level and classes; nested definitions on a miss
 
     def _scan(self, deep: bool) -> None:
+        if not deep and self.text is not None:
+            cached = _scancache.load(self.text)
+            if cached is not None:
+                funcs_, self.classes = cached
+                self.funcs = {k: _AMBIGUOUS if v is None else v for k, v in funcs_.items()}
+                self.deep = False
+                return
+        self._parse_and_scan(deep)
+        if not deep and self.text is not None:
+            plain = {k: None if v is _AMBIGUOUS else v for k, v in self.funcs.items()}
+            _scancache.store(self.text, (plain, self.classes))
+
+    def _parse_and_scan(self, deep: bool) -> None:
         funcs: dict[tuple[str, int], Any] = {}
         classes: dict[str, list[ast.ClassDef]] = {}
         enabled = gc.isenabled()
