@@ -256,10 +256,6 @@ def test_partitions_option(tmp_path) -> None:
     _project(tmp_path)
     bad = run("materialize", "pipeline.py", "--partitions", "a,b", cwd=tmp_path)
     assert bad.returncode == 2 and "no selected asset is partitioned" in bad.stderr
-    import assetry
-
-    if not hasattr(assetry, "StaticPartitions"):
-        pytest.skip("assetry.StaticPartitions is not exported yet")
     _write(tmp_path / "parts.py", """
         import polars as pl
         from assetry import StaticPartitions, asset

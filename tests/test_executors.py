@@ -200,7 +200,7 @@ def test_dask_missing_names_the_extra(files, monkeypatch):
 @pytest.fixture(scope="module")
 def dask_clients():
     """One in-process and one two-process LocalCluster, shared by the Dask tests."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
     clusters = {
         "threads": distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"

@@ -432,7 +432,7 @@ print(shell.user_ns["fp_autoreloaded"].g is g, code_fingerprint(g) != before)
 
 def test_ipython_cells_and_autoreload(tmp_path):
     """In IPython, cell functions are fingerprinted and %autoreload's code swap is followed."""
-    pytest.importorskip("IPython")
+    import IPython  # noqa: F401  (installed with the test extras' ipykernel)
     script = tmp_path / "ipython_session.py"
     script.write_text(IPYTHON)
     out = _run(str(script), str(tmp_path))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import pathlib
 
+import ipykernel  # noqa: F401  (the kernel the notebooks run on: part of the test extras)
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 
