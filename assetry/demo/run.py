@@ -13,8 +13,8 @@ from assetry.catalog import Catalog
 __all__ = ["run_demo"]
 
 EXAMPLE_QUERY = (
-    "SELECT asset, status, reason, round(duration_s, 3) AS seconds, rows "
-    "FROM materializations ORDER BY started_at DESC LIMIT 12"
+    "SELECT asset, count(*) AS steps, round(sum(duration_s), 3) AS seconds, sum(rows)::BIGINT AS rows "
+    "FROM materializations WHERE status = 'materialized' GROUP BY asset ORDER BY seconds DESC"
 )
 
 
@@ -52,9 +52,10 @@ def _two_runs(assets: list, root: pathlib.Path, executor: str, say: Any) -> int:
     for rec in first.records:
         by_asset.setdefault(rec.asset, []).append(rec)
     for name, recs in by_asset.items():
-        rows = sum(r.rows or 0 for r in recs)
+        counted = [r.rows for r in recs if r.rows is not None]
+        rows = f"{sum(counted):>12,} rows" if counted else f"{'':>17}"
         parts = f" ({len(recs)} partitions)" if len(recs) > 1 else ""
-        say(f"  {name:<20} {recs[0].status:<12} {recs[0].reason:<20} {rows:>12,} rows{parts}")
+        say(f"  {name:<20} {recs[0].status:<12} {recs[0].reason:<20} {rows}{parts}")
     t0 = time.perf_counter()
     second = materialize(assets, root=root, executor=executor)
     took = time.perf_counter() - t0
