@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import keyword
+import os
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -105,8 +106,11 @@ class AssetSpec:
 
     @property
     def qualname(self) -> str:
-        """``module:function`` of the asset's function."""
-        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+        """``module:function`` of the asset's function (``file.py:function`` for a file target)."""
+        module = self.fn.__module__
+        if module.startswith("_assetry_"):  # a file loaded by path (assetry.targets names it so)
+            module = os.path.basename(self.fn.__code__.co_filename)
+        return f"{module}:{self.fn.__qualname__}"
 
     def hints(self) -> dict[str, Any]:
         """The resolved annotations of the function (strings where they cannot resolve)."""
