@@ -149,7 +149,7 @@ class IOManager(abc.ABC):
 
     def for_catalog(self) -> IOManager:
         """The copy of this manager kept in the catalog: a database client loses its password."""
-        if not attrs.has(type(self)) or "client" not in attrs.fields_dict(type(self)):
+        if not attrs.has(type(self)) or "client" not in attrs.fields_dict(type(self)):  # type: ignore[arg-type]
             return self  # no client field (DuckDBTable names a file: nothing secret)
         client = getattr(self, "client", None)
         if client is not None and hasattr(client, "without_secrets"):
