@@ -210,3 +210,12 @@ def test_runs_table_counts(files):
     ).fetchall()
     con.close()
     assert rows == [("success", 4, 0, 0), ("success", 0, 4, 0)]
+
+
+def test_catalog_may_be_given_as_a_catalog(files, tmp_path):
+    """catalog= takes a path or a Catalog; the run records land there."""
+    mod = files.module("pipe.py", PIPELINE)
+    cat = Catalog(tmp_path / "elsewhere.duckdb")
+    run(files, mod, catalog=cat)
+    assert cat.sql("SELECT count(*) AS n FROM assets")["n"].item() == 4
+    assert run(files, mod, catalog=tmp_path / "elsewhere.duckdb").materialized == []

@@ -38,7 +38,7 @@ from assetry.assets.steps import (
     run_keys,
     upstream_state,
 )
-from assetry.catalog import CatalogWriter, connect, read_records
+from assetry.catalog import Catalog, CatalogWriter, connect, read_records
 from assetry.errors import AssetError, AssetGraphError
 from assetry.io_managers.base import PartitionedProduct
 
@@ -51,7 +51,7 @@ def materialize(
     select: str | Iterable[str] | None = None,
     force: bool | str | Iterable[str] = False,
     root: str | os.PathLike[str] = "data",
-    catalog: str | os.PathLike[str] | None = None,
+    catalog: str | os.PathLike[str] | Catalog | None = None,
     executor: Any = "threads",
     max_workers: int | None = None,
     config: dict[str, dict[str, Any]] | None = None,
@@ -93,6 +93,8 @@ def materialize(
         raise AssetGraphError("partitions= was given, but no selected asset is partitioned")
     steps = expand(graph, run_keys(graph, selected, partitions))
     root_path = prepare_root(root)
+    if isinstance(catalog, Catalog):
+        catalog = catalog.path
     catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / "catalog.duckdb")
     run = _Run(graph, steps, forced, values, root_path, catalog_path, reporter)
     result = run.execute(executor, max_workers)
