@@ -117,7 +117,7 @@ class Catalog:
             if parts:
                 return _load_partitions(name, [records[(name, k)] for k in parts], as_type)
         if record is None:
-            known = sorted({k[0] for k in self.records()})
+            known = sorted({k[0] for k in records})
             raise StorageError(
                 f"asset {name!r} has no stored product in catalog {str(self.path)!r}; "
                 f"stored assets: {', '.join(known) or 'none'}"

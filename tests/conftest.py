@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import pathlib
+import subprocess
 import sys
 import textwrap
 import types
+from collections.abc import Iterator
 
 import pytest
 
@@ -68,3 +71,21 @@ def files(tmp_path: pathlib.Path) -> PipelineFiles:
     pf.forget()
     if str(pf.dir) in sys.path:
         sys.path.remove(str(pf.dir))
+
+
+@contextlib.contextmanager
+def held_catalog(path: pathlib.Path) -> Iterator[subprocess.Popen]:
+    """Another process holding a read-write DuckDB connection to ``path`` until the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(path)!r})
+        print("held", flush=True)
+        time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        if holder.stdout is None or holder.stdout.readline().strip() != "held":
+            raise RuntimeError(f"the process meant to hold {path} did not start")
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

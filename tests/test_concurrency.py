@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
 import duckdb
 import pytest
+from conftest import held_catalog
 
 from assetry import Catalog, CatalogError, materialize
 
@@ -154,21 +154,11 @@ def test_reader_during_a_run_waits_then_succeeds(project):
 def test_held_catalog_times_out_naming_the_holder(files, tmp_path, monkeypatch):
     """A catalog held past ASSETRY_CATALOG_WAIT is a CatalogError naming the holder's PID."""
     path = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import duckdb, sys, time
-        con = duckdb.connect({str(path)!r})
-        print("held", flush=True)
-        time.sleep(30)
-    """)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_catalog(path) as holder:
         monkeypatch.setenv("ASSETRY_CATALOG_WAIT", "0.3")
         mod = files.module("quick.py", QUICK)
         with pytest.raises(CatalogError, match=rf"held by process {holder.pid} and did not free"):
             materialize(mod, root=files.root, catalog=path)
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_reader_inside_the_running_process_shares_the_catalog(files):

@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import duckdb
+from conftest import held_catalog
 
 from assetry import materialize
 from assetry.assets.roots import lock_holders, pid_alive, prepare_root
@@ -162,20 +162,10 @@ def test_prepare_root_keeps_temporaries_while_the_catalog_is_held(tmp_path):
     temp.write_text("partial")
     _age(temp, 60)
     catalog = root / "catalog.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import duckdb, time
-        con = duckdb.connect({str(catalog)!r})
-        print("held", flush=True)
-        time.sleep(30)
-    """)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_catalog(catalog) as holder:
         assert lock_holders(catalog) == {holder.pid}
         prepare_root(root)
         assert temp.exists()
-    finally:
-        holder.kill()
-        holder.wait()
     assert lock_holders(catalog) == set()
     prepare_root(root)
     assert not temp.exists()

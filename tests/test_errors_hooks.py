@@ -7,18 +7,20 @@ import pytest
 
 from assetry import CatalogError, StorageError, materialize
 
+ONE = """
+from assetry import asset
+
+@asset
+def one() -> list:
+    return [1]
+"""
+
 
 def test_unwritable_root_is_a_storage_error(files, tmp_path):
     """A root that cannot be created or written is a StorageError naming it."""
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    mod = files.module("one.py", """
-        from assetry import asset
-
-        @asset
-        def one() -> list:
-            return [1]
-    """)
+    mod = files.module("one.py", ONE)
     with pytest.raises(StorageError, match="is not a writable directory"):
         materialize(mod, root=blocker / "root")
 
@@ -27,13 +29,7 @@ def test_catalog_that_is_not_duckdb(files, tmp_path):
     """A catalog file that is not a DuckDB database is a CatalogError and is left alone."""
     bad = tmp_path / "catalog.duckdb"
     bad.write_text("this is not a database" * 100)
-    mod = files.module("one.py", """
-        from assetry import asset
-
-        @asset
-        def one() -> list:
-            return [1]
-    """)
+    mod = files.module("one.py", ONE)
     with pytest.raises(CatalogError, match="not a readable DuckDB database"):
         materialize(mod, root=files.root, catalog=bad)
     assert bad.read_text().startswith("this is not a database")
@@ -170,13 +166,7 @@ def test_catalog_history_and_sql(files):
     """Catalog.history lists an asset's materializations; Catalog.sql returns polars."""
     from assetry import Catalog
 
-    mod = files.module("one.py", """
-        from assetry import asset
-
-        @asset
-        def one() -> list:
-            return [1]
-    """)
+    mod = files.module("one.py", ONE)
     materialize(mod, root=files.root)
     materialize(mod, root=files.root)
     cat = Catalog(files.catalog)
@@ -191,13 +181,7 @@ def test_catalog_readable_by_other_connection_between_runs(files):
     """Between runs the catalog is closed, so a read-only connection opens it."""
     import duckdb
 
-    mod = files.module("one.py", """
-        from assetry import asset
-
-        @asset
-        def one() -> list:
-            return [1]
-    """)
+    mod = files.module("one.py", ONE)
     materialize(mod, root=files.root)
     con = duckdb.connect(str(files.catalog), read_only=True)
     assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == 1

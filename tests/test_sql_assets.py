@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import polars as pl
 import pyarrow as pa
@@ -75,6 +75,12 @@ class Warehouse:
         return [
             n for n in self.client.relations(self.schema) if "__stage_" in n and self.suffix in n
         ]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
 
     def cleanup(self) -> None:
         for client in self.made:
@@ -191,16 +197,13 @@ def test_table_dropped_by_hand_is_rebuilt(
     backend: str, tmp_path: pathlib.Path, files: PipelineFiles
 ) -> None:
     """A relation dropped outside assetry is 'product missing' and is built again."""
-    wh = Warehouse(backend, tmp_path)
-    try:
+    with Warehouse(backend, tmp_path) as wh:
         module = wh.load(files, STATS)
         materialize(module, root=files.root)
         drop(wh.client, wh.schema, wh.table("stats"))
         again = materialize(module, root=files.root)
         assert by_name(again) == {"stats": "product missing"}
         assert wh.read("stats").height == 3
-    finally:
-        wh.cleanup()
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "mysql", "postgres"])
@@ -208,8 +211,7 @@ def test_table_modified_by_hand_is_detected(
     backend: str, tmp_path: pathlib.Path, files: PipelineFiles
 ) -> None:
     """Rows changed outside assetry make the asset 'product modified outside assetry'."""
-    wh = Warehouse(backend, tmp_path)
-    try:
+    with Warehouse(backend, tmp_path) as wh:
         module = wh.load(files, STATS)
         materialize(module, root=files.root)
         target = wh.client.qualified(wh.schema, wh.table("stats"))
@@ -217,8 +219,6 @@ def test_table_modified_by_hand_is_detected(
         again = materialize(module, root=files.root)
         assert by_name(again) == {"stats": "product modified outside assetry"}
         assert "ZZ" not in wh.read("stats")["carrier"].to_list()
-    finally:
-        wh.cleanup()
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "postgres", "mysql", "sqlite-sqlalchemy"])
@@ -226,8 +226,7 @@ def test_failing_sql_keeps_previous_relation(
     backend: str, tmp_path: pathlib.Path, files: PipelineFiles
 ) -> None:
     """A failing SELECT leaves the old table readable and records the database's message."""
-    wh = Warehouse(backend, tmp_path)
-    try:
+    with Warehouse(backend, tmp_path) as wh:
         materialize(wh.load(files, STATS), root=files.root)
         before = wh.read("stats").sort("carrier")
         broken = wh.load(files, STATS.replace("count(*) AS n", "count(no_such_column) AS n"))
@@ -245,8 +244,6 @@ def test_failing_sql_keeps_previous_relation(
         )
         assert len(errors) == 1 and "no_such_column" in errors[0]
         assert "ClientError" in errors[0]
-    finally:
-        wh.cleanup()
 
 
 def test_from_file_resolves_relative_path_and_normalizes(
@@ -300,8 +297,7 @@ def test_sql_dump_streams_batches_into_parquet(
     backend: str, tmp_path: pathlib.Path, files: PipelineFiles
 ) -> None:
     """sql_dump writes a query larger than its batch size batch by batch; the file loads as a frame."""
-    wh = Warehouse(backend, tmp_path)
-    try:
+    with Warehouse(backend, tmp_path) as wh:
         module = wh.load(files, FLIGHTS + DUMP)
         result = materialize(module, root=files.root)
         path = files.root / "numbers.parquet"
@@ -312,8 +308,6 @@ def test_sql_dump_streams_batches_into_parquet(
         assert result.load("late_flights")["dep_delay"].to_list() == [7.0, 10.0, 30.0]
         assert wh.stage_tables() == [] and not [n for n in wh.client.relations() if "__stage_" in n]
         assert materialize(module, root=files.root).materialized == []
-    finally:
-        wh.cleanup()
 
 
 def test_hostile_names_are_rejected_or_quoted(
