@@ -16,11 +16,9 @@ import os
 from typing import Any
 
 from assetry import checks, io_managers
-from assetry.assets.decorator import Asset, asset
-from assetry.assets.result import AssetContext, MaterializeResult
-from assetry.assets.runner import materialize
-from assetry.assets.sql import sql_asset, sql_dump
+from assetry.assets import Asset, asset, sql_asset, sql_dump
 from assetry.catalog import Catalog
+from assetry.engine import AssetContext, MaterializeResult, materialize
 from assetry.errors import (
     AssetError,
     AssetGraphError,
@@ -33,11 +31,12 @@ from assetry.errors import (
     StorageError,
 )
 from assetry.partitions import DailyPartitions, StaticPartitions
+from assetry.records import DEFAULT_CATALOG
 
 __version__ = "0.1.0"
 
 
-def load(name: str, catalog: str | os.PathLike[str] = "data/catalog.duckdb", *, partition: str | None = None, as_type: Any = None) -> Any:
+def load(name: str, catalog: str | os.PathLike[str] = f"data/{DEFAULT_CATALOG}", *, partition: str | None = None, as_type: Any = None) -> Any:
     """The latest stored value of an asset, one call away (handy in notebooks).
 
     Examples:

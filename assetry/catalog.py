@@ -1,42 +1,23 @@
 """The DuckDB catalog: the fingerprint of every product, and the history of every run.
 
-This module is the public face: :class:`Catalog`, which users query, and the
-names the engine uses, re-exported from their homes: opening the file (schema,
-versions, one writer at a time, crash recovery) in :mod:`assetry._catalog_files`
-and the batched writer a run uses in :mod:`assetry._catalog_writer`. Deciding
-freshness is the planner's job; the catalog only stores and returns records.
+This module is the public face, :class:`Catalog`: the records of
+:mod:`assetry.records` (the file, its tables, one writer at a time), the
+engine's plan (:func:`assetry.engine.status`, ``accept``) and loading through
+the IO managers, behind one object. The engine never imports it.
 See docs/catalog.md for concurrency, crashes and damaged files.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import time
 from typing import Any
 
-from assetry._catalog_files import (
-    SCHEMA_VERSION,
-    connect,
-    corrupt_error,
-    read_records,
-    wait_seconds,
-)
-from assetry._catalog_writer import CatalogWriter
-from assetry.errors import CatalogError
+from assetry.errors import CatalogError, StorageError
+from assetry.records import DEFAULT_CATALOG, connect, lock_holders, read_records
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Catalog",
-    "CatalogWriter",
-    "connect",
-    "corrupt_error",
-    "dumps_upstream",
-    "loads_upstream",
-    "read_records",
-    "wait_seconds",
-]
+__all__ = ["Catalog"]
 
 
 class Catalog:
@@ -47,7 +28,7 @@ class Catalog:
         >>> cat.sql("SELECT asset, status FROM materializations")  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | os.PathLike[str] = "data/catalog.duckdb", *, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] = f"data/{DEFAULT_CATALOG}", *, root: str | os.PathLike[str] | None = None) -> None:
         self.path = pathlib.Path(path)
         self._root = pathlib.Path(root) if root is not None else None
 
@@ -108,8 +89,6 @@ class Catalog:
         """
         import cloudpickle
 
-        from assetry.errors import StorageError
-
         records = self.records()
         record = records.get((name, partition))
         if record is None and partition is None:
@@ -131,13 +110,13 @@ class Catalog:
         A partitioned asset is summed up (``364 fresh, 1 missing``); with
         ``partitions=True`` there is one row per partition instead.
         """
-        from assetry.assets.status import status
+        from assetry.engine import status
 
         return status(assets, catalog=self, select=select, config=config, root=root, partitions=partitions)
 
     def accept(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> Any:
         """Record the current fingerprints of existing, unmodified products as fresh."""
-        from assetry.assets.status import accept
+        from assetry.engine import accept
 
         return accept(assets, catalog=self, select=select, config=config, root=root)
 
@@ -153,8 +132,6 @@ class Catalog:
             >>> Catalog("data/catalog.duckdb").rebuild([flights, delays])  # doctest: +SKIP
             PosixPath('data/catalog.duckdb.corrupt-20240501T120000')
         """
-        from assetry.assets.roots import lock_holders
-
         holders = lock_holders(self.path) or set()
         if holders:
             raise CatalogError(
@@ -189,22 +166,11 @@ class Catalog:
         )
 
 
-def dumps_upstream(upstream: dict[str, str]) -> str:
-    """The canonical JSON text of an upstream map, for the ``assets.upstream`` column."""
-    return json.dumps(upstream, sort_keys=True)
-
-
-def loads_upstream(text: str | None) -> dict[str, str]:
-    """Parse the ``assets.upstream`` column."""
-    return json.loads(text) if text else {}
-
-
 def _load_partitions(name: str, rows: list[dict[str, Any]], as_type: Any) -> Any:
     """Every stored partition of an asset as one frame (one hive-partitioned Parquet scan)."""
     import polars as pl
 
-    from assetry.errors import StorageError
-    from assetry.io_managers.base import convert_frame, load_kind
+    from assetry._frames import convert_frame, load_kind
 
     locations = [r["location"] for r in rows]
     if not all(str(loc).endswith(".parquet") for loc in locations):

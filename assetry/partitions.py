@@ -1,12 +1,12 @@
-"""Partition sets: the keys an asset is split into, and how a run selects some of them.
+"""Partition sets: the keys an asset is split into.
 
 A partitioned asset (``@asset(partitions=...)``) is stored, fingerprinted and
 recorded once per key. This module owns the sets themselves
 (:class:`DailyPartitions`, :class:`StaticPartitions`), turning a key into the
-value the asset's ``partition`` parameter receives, parsing a run's
-``partitions=`` selection (keys and ``"first..last"`` ranges) and the combined
-fingerprint an unpartitioned downstream depends on. It reads no file and runs
-no asset.
+value the asset's ``partition`` parameter receives, and matching one item of a
+run's ``partitions=`` selection (a key or a ``"first..last"`` range). Narrowing
+a run to keys is :mod:`assetry.engine.steps`; the fingerprint of a set of
+partitions is :mod:`assetry.fingerprints`. It reads no file and runs no asset.
 
 Each partition is stored under the asset's directory, hive-style:
 ``<root>/<asset>/<column>=<key>/data.<ext>``, where the column is ``date`` for
@@ -19,7 +19,7 @@ import abc
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -31,9 +31,6 @@ __all__ = [
     "DailyPartitions",
     "Partitions",
     "StaticPartitions",
-    "combined_fingerprint",
-    "partition_fingerprint",
-    "selection_items",
 ]
 
 #: ``"first..last"`` names an inclusive range of keys.
@@ -233,100 +230,3 @@ class StaticPartitions(Partitions):
 
     def describe(self) -> str:
         return repr(list(self.keys_))
-
-
-def selection_items(selection: Any) -> tuple[str, ...]:
-    """Normalise ``materialize(partitions=...)`` into strings: keys and ``first..last`` ranges.
-
-    Examples:
-        >>> import datetime
-        >>> selection_items(["2013-01-01..2013-01-31", datetime.date(2013, 2, 1)])
-        ('2013-01-01..2013-01-31', '2013-02-01')
-    """
-    if isinstance(selection, (str, dt.date)):
-        selection = [selection]
-    if not isinstance(selection, Iterable):
-        raise AssetGraphError(
-            f"partitions={selection!r} is not a key, a 'first..last' range or a list of these"
-        )
-    items = []
-    for item in selection:
-        if isinstance(item, dt.date):
-            item = (item.date() if isinstance(item, dt.datetime) else item).isoformat()
-        if not isinstance(item, str) or not item.strip():
-            raise AssetGraphError(
-                f"partitions= entry {item!r} is not a key or a 'first..last' range"
-            )
-        items.append(item.strip())
-    return tuple(items)
-
-
-def select_keys(
-    sets: Mapping[str, Partitions], selection: Any
-) -> dict[str, tuple[str, ...]]:
-    """The keys each partitioned asset runs for a selection; every item must name something.
-
-    Examples:
-        >>> select_keys({"d": DailyPartitions("2013-01-01", "2013-01-31")}, "2013-01-30..2013-02-02")
-        {'d': ('2013-01-30', '2013-01-31')}
-    """
-    items = selection_items(selection)
-    chosen: dict[str, dict[str, None]] = {name: {} for name in sets}
-    unmatched = []
-    for item in items:
-        hit = False
-        for name, parts in sets.items():
-            keys = parts.match(item)
-            if keys:
-                hit = True
-                chosen[name].update(dict.fromkeys(keys))
-        if not hit:
-            unmatched.append(item)
-    if unmatched:
-        known = "; ".join(f"{n}: {p.describe()}" for n, p in sets.items()) or "none selected"
-        raise AssetGraphError(
-            f"partitions= names {', '.join(map(repr, unmatched))}, which no selected "
-            f"partitioned asset has (their partitions: {known})"
-        )
-    order = {name: {k: i for i, k in enumerate(parts.keys())} for name, parts in sets.items()}
-    return {n: tuple(sorted(ks, key=order[n].__getitem__)) for n, ks in chosen.items()}
-
-
-def combined_fingerprint(pairs: Sequence[tuple[str, str]]) -> str:
-    """One fingerprint of a set of partitions: the hash of its sorted (key, data fingerprint) pairs.
-
-    An unpartitioned downstream of a partitioned asset depends on this, so a new
-    or changed partition reruns it once, and an unchanged set not at all. It is
-    computed from recorded and observed fingerprints, never by reading data.
-
-    Examples:
-        >>> a = combined_fingerprint([("2013-01-01", "f1"), ("2013-01-02", "f2")])
-        >>> a == combined_fingerprint([("2013-01-02", "f2"), ("2013-01-01", "f1")])
-        True
-    """
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    for key, fp in sorted(pairs):
-        h.update(f"{len(key)}:{key}:{len(fp)}:{fp};".encode())
-    return "partitions:" + h.hexdigest()
-
-
-def partition_fingerprint(base: str, upstream: Mapping[str, str]) -> str:
-    """The fingerprint of one partition: its asset's fingerprint without upstream, plus upstream.
-
-    ``base`` is :func:`assetry.fingerprints.asset_fingerprint` of the asset's
-    code, config and IO settings with no upstream, computed once per run; each
-    partition then costs one small hash, not a full canonical encoding. The
-    partition key is not part of it (each partition has its own record).
-
-    Examples:
-        >>> partition_fingerprint("b", {"x": "1", "y": "2"}) == partition_fingerprint("b", {"y": "2", "x": "1"})
-        True
-    """
-    import xxhash
-
-    h = xxhash.xxh3_128(f"{len(base)}:{base};".encode())
-    for name, fp in sorted(upstream.items()):
-        h.update(f"{len(name)}:{name}:{len(fp)}:{fp};".encode())
-    return "partition:" + h.hexdigest()

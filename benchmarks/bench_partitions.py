@@ -106,7 +106,7 @@ def main() -> None:
 
 def _plan_time(module: object, root: pathlib.Path) -> tuple[float, float]:
     """Wall and CPU seconds spent planning a no-op run: graph, steps, observations, decisions."""
-    from assetry.assets import runner
+    from assetry.engine import runner
 
     wall = cpu = 0.0
     original = runner._Run._plan

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from assetry.catalog import Catalog
-from assetry.cli import cli, parse_config, parse_partitions
+from assetry.cli.commands import cli, parse_config, parse_partitions
 
 SCRIPT = pathlib.Path(sys.executable).parent / "assetry"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -33,7 +33,7 @@ from sql_fixtures import (
     refused_frame,
 )
 
-from assetry._dialects import dialect_of_driver
+from assetry.clients.dialects import dialect_of_driver
 from assetry.clients import DBAPIClient, DuckDBClient, SQLAlchemyClient
 from assetry.errors import ClientError
 
@@ -284,7 +284,7 @@ def test_hostile_names_stay_names(client: Client, fresh: Callable[[], str], host
 )
 def test_quote_doubles_the_dialects_quote_mark(dialect: str, name: str, quoted: str) -> None:
     """Double quotes for PostgreSQL, DuckDB and SQLite, backticks for MySQL, doubled inside."""
-    from assetry._dialects import quote
+    from assetry.clients.dialects import quote
 
     assert quote(name, dialect) == quoted
 

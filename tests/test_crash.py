@@ -12,7 +12,8 @@ import duckdb
 from conftest import held_catalog
 
 from assetry import materialize
-from assetry.assets.roots import lock_holders, pid_alive, prepare_root
+from assetry.engine.roots import prepare_root
+from assetry.records import lock_holders, pid_alive
 
 PIPELINE = """
 import json, os, pathlib, time

@@ -60,7 +60,7 @@ def test_asset_hooks_receive_context(files):
 
 def test_a_raising_hook_keeps_the_product(files):
     """A hook that raises is reported as a warning; the product and its record are kept."""
-    from assetry.assets.hooks import HookWarning
+    from assetry.engine.hooks import HookWarning
 
     mod = files.module("hooks2.py", """
         from assetry import asset

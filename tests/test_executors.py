@@ -176,7 +176,7 @@ def test_unknown_executor_is_rejected(files):
 
 def test_dask_string_starts_and_closes_a_local_cluster(files):
     """executor='dask' runs on a fresh local cluster of worker processes, closed afterwards."""
-    from assetry.assets.executors import make_executor
+    from assetry.engine.executors import make_executor
 
     executor = make_executor("dask", max_workers=1)
     mod = files.module("pipe.py", PIPELINE)

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assetry import AssetGraphError, Catalog, DailyPartitions, StaticPartitions, materialize
-from assetry.assets.status import status as status_frame
+from assetry.engine.status import status as status_frame
 
 PIPELINE = '''
 import datetime

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from assetry.errors import AssetError
-from assetry.spec import ClientSpec, Spec, expand_env, load_spec
+from assetry.cli.spec import ClientSpec, Spec, expand_env, load_spec
 
 FULL = """
 assets:

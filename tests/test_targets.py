@@ -11,7 +11,7 @@ import cloudpickle
 import pytest
 
 from assetry.errors import AssetError
-from assetry.targets import load_target
+from assetry.cli.targets import load_target
 
 
 @pytest.fixture(autouse=True)

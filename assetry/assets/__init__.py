@@ -1,9 +1,13 @@
-"""Assets: the decorator, the graph, fingerprints' use, the planner and the runner."""
+"""What a user declares: ``@asset``, ``sql_asset``, ``sql_dump`` and the graph they form.
+
+Declarations only: nothing here reads a product, opens the catalog or runs an
+asset (that is :mod:`assetry.engine`).
+"""
 
 from __future__ import annotations
 
 from assetry.assets.decorator import Asset, AssetSpec, asset
 from assetry.assets.graph import AssetGraph
-from assetry.assets.result import AssetContext, MaterializeResult
+from assetry.assets.sql import sql_asset, sql_dump
 
-__all__ = ["Asset", "AssetContext", "AssetGraph", "AssetSpec", "MaterializeResult", "asset"]
+__all__ = ["Asset", "AssetGraph", "AssetSpec", "asset", "sql_asset", "sql_dump"]

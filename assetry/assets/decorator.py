@@ -108,7 +108,7 @@ class AssetSpec:
     def qualname(self) -> str:
         """``module:function`` of the asset's function (``file.py:function`` for a file target)."""
         module = self.fn.__module__
-        if module.startswith("_assetry_"):  # a file loaded by path (assetry.targets names it so)
+        if module.startswith("_assetry_"):  # a file loaded by path (assetry.cli.targets names it so)
             module = os.path.basename(self.fn.__code__.co_filename)
         return f"{module}:{self.fn.__qualname__}"
 

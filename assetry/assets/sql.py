@@ -26,9 +26,9 @@ from typing import Any
 
 import attrs
 
-from assetry._dialects import bind
 from assetry.assets.decorator import Asset, AssetSpec, check_name
 from assetry.clients import Client
+from assetry.clients.dialects import bind
 from assetry.errors import AssetGraphError, AssetTypeError, ClientError
 from assetry.io_managers import resolve
 from assetry.io_managers.relations import (

@@ -8,8 +8,9 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+from assetry._frames import load_kind
 from assetry.errors import AssetGraphError
-from assetry.io_managers.base import IOManager, Observation, Stored, load_kind
+from assetry.io_managers.base import IOManager, Observation, Stored
 from assetry.io_managers.directories import Directory
 from assetry.io_managers.files import CSV, JSON, Parquet, Pickle
 from assetry.io_managers.sql import DuckDBTable, SQLTable

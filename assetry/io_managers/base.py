@@ -33,13 +33,14 @@ import pathlib
 import stat
 import typing
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import attrs
 import xxhash
 
+from assetry._frames import convert_frame, load_kind
 from assetry.errors import AssetTypeError, StorageError
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "Stored",
     "atomic_path",
     "hash_file",
-    "load_kind",
 ]
 
 #: Every temporary product name contains this marker, so leftovers can be found.
@@ -288,103 +288,3 @@ def concat_partitions(io: IOManager, partitions: PartitionedProduct, kind: str) 
 
 
 # -- loading by annotation -----------------------------------------------------------------
-
-
-def load_kind(annotation: Any) -> str:
-    """Classify a parameter annotation into the kind of value to load.
-
-    One of ``"natural"``, ``"polars"``, ``"lazy"``, ``"arrow"``, ``"pandas"``,
-    ``"path"``, ``"dict:<kind>"`` (a dict of one of the former), ``"str"``.
-    """
-    if annotation is None or annotation is typing.Any or annotation is attrs.NOTHING:
-        return "natural"
-    if isinstance(annotation, str):
-        return _kind_from_text(annotation)
-    origin = typing.get_origin(annotation)
-    if origin is dict:
-        args = typing.get_args(annotation)
-        return "dict:" + (load_kind(args[1]) if len(args) == 2 else "natural")
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return load_kind(members[0]) if len(members) == 1 else "natural"
-    if isinstance(annotation, type):
-        if issubclass(annotation, pathlib.PurePath):
-            return "path"
-        mod = annotation.__module__
-        name = annotation.__name__
-        if mod.startswith("polars"):
-            return {"DataFrame": "polars", "LazyFrame": "lazy"}.get(name, "natural")
-        if mod.startswith("pyarrow") and name == "Table":
-            return "arrow"
-        if mod.startswith("pandas") and name == "DataFrame":
-            return "pandas"
-    return "natural"
-
-
-def _kind_from_text(text: str) -> str:
-    # An annotation that could not be resolved (a string): match on its last name.
-    t = text.replace(" ", "")
-    if t.startswith("dict["):
-        inner = t[5:-1].split(",", 1)
-        return "dict:" + (_kind_from_text(inner[1]) if len(inner) == 2 else "natural")
-    last = t.rsplit(".", 1)[-1]
-    return {
-        "DataFrame": "polars" if "pd." not in t and "pandas" not in t else "pandas",
-        "LazyFrame": "lazy",
-        "Table": "arrow",
-        "Path": "path",
-    }.get(last, "natural")
-
-
-def convert_frame(df: Any, kind: str, asset: str = "?") -> Any:
-    """Turn an eager polars frame into the requested kind of value."""
-    if kind in ("natural", "polars"):
-        return df
-    if kind == "lazy":
-        return df.lazy()
-    if kind == "arrow":
-        return df.to_arrow()
-    if kind == "pandas":
-        try:
-            return df.to_pandas()
-        except ModuleNotFoundError as exc:
-            raise AssetTypeError(
-                f"asset {asset!r} asks for a pandas.DataFrame, but pandas is not installed; "
-                "install it with: pip install 'assetry[pandas]'"
-            ) from exc
-    raise AssetTypeError(f"cannot load a frame as {kind!r} for asset {asset!r}")
-
-
-def to_polars(value: Any) -> Any:
-    """Turn a polars, Arrow or pandas frame into an eager polars DataFrame."""
-    import polars as pl
-
-    if isinstance(value, pl.DataFrame):
-        return value
-    if isinstance(value, pl.LazyFrame):
-        return value.collect()
-    return pl.from_arrow(value) if _is_arrow_table(value) else pl.from_pandas(value)
-
-
-def _is_arrow_table(value: Any) -> bool:
-    return type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table"
-
-
-def frame_schema(value: Any) -> str | None:
-    """A JSON text of ``{column: dtype}`` for a polars or Arrow frame, else None."""
-    import json
-
-    import polars as pl
-
-    if isinstance(value, pl.DataFrame):
-        schema = value.schema
-    elif isinstance(value, pl.LazyFrame):
-        schema = value.collect_schema()
-    elif _is_arrow_table(value):
-        return json.dumps({f.name: str(f.type) for f in value.schema})
-    else:
-        return None
-    return json.dumps({k: str(v) for k, v in schema.items()})
-
-
-Saver = Callable[[Any, pathlib.Path], tuple[int | None, str | None]]

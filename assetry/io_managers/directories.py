@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import attrs
 import xxhash
 
+from assetry._frames import load_kind
 from assetry.errors import AssetTypeError, StorageError
 from assetry.io_managers.base import (
     TEMP_MARKER,
@@ -25,7 +26,6 @@ from assetry.io_managers.base import (
     Observation,
     Stored,
     hash_file,
-    load_kind,
 )
 from assetry.io_managers.files import Parquet
 

@@ -13,17 +13,9 @@ from typing import Any, ClassVar
 
 import attrs
 
+from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
 from assetry.errors import AssetTypeError
-from assetry.io_managers.base import (
-    TEMP_MARKER,
-    FileIOManager,
-    IOManager,
-    PartitionedProduct,
-    convert_frame,
-    frame_schema,
-    load_kind,
-    to_polars,
-)
+from assetry.io_managers.base import TEMP_MARKER, FileIOManager, IOManager, PartitionedProduct
 
 __all__ = ["CSV", "JSON", "Parquet", "Pickle"]
 

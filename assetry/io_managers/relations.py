@@ -28,16 +28,11 @@ from urllib.parse import quote, unquote
 import attrs
 import xxhash
 
-from assetry._dialects import bind
+from assetry._frames import convert_frame, load_kind
 from assetry.clients import Client
+from assetry.clients.dialects import bind
 from assetry.errors import AssetGraphError, AssetTypeError, ClientError, StorageError
-from assetry.io_managers.base import (
-    IOManager,
-    Observation,
-    Stored,
-    convert_frame,
-    load_kind,
-)
+from assetry.io_managers.base import IOManager, Observation, Stored
 from assetry.io_managers.files import Parquet
 
 __all__ = [

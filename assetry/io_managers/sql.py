@@ -18,18 +18,11 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from assetry._dialects import check_identifier
+from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
 from assetry.clients import Client, DuckDBClient
+from assetry.clients.dialects import check_identifier
 from assetry.errors import AssetTypeError, StorageError
-from assetry.io_managers.base import (
-    IOManager,
-    Observation,
-    Stored,
-    convert_frame,
-    frame_schema,
-    load_kind,
-    to_polars,
-)
+from assetry.io_managers.base import IOManager, Observation, Stored
 
 __all__ = ["DuckDBTable", "SQLTable"]
 

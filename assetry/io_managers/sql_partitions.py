@@ -26,18 +26,10 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from assetry._client import Client
+from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
+from assetry.clients.base import Client
 from assetry.errors import AssetTypeError, ClientError, StorageError
-from assetry.io_managers.base import (
-    IOManager,
-    Observation,
-    PartitionedProduct,
-    Stored,
-    convert_frame,
-    frame_schema,
-    load_kind,
-    to_polars,
-)
+from assetry.io_managers.base import IOManager, Observation, PartitionedProduct, Stored
 
 __all__ = ["PartitionedTable"]
 

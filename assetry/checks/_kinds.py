@@ -282,7 +282,7 @@ class SchemaMatches(Check):
         return f"schema_matches({', '.join(f'{c}: {t}' for c, t in self.schema.items())})"
 
     def evaluate(self, value: Any) -> CheckResult:
-        from assetry.assets.checking import check_schema
+        from assetry.checks.validation import check_schema
         from assetry.errors import SchemaError
 
         try:

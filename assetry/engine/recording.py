@@ -15,8 +15,8 @@ from typing import Any
 import attrs
 
 from assetry.assets.graph import AssetGraph
-from assetry.assets.steps import StepKey
-from assetry.catalog import CatalogWriter, dumps_upstream
+from assetry.engine.steps import StepKey
+from assetry.records import CatalogWriter, dumps_upstream
 
 __all__ = ["Recorder", "now"]
 

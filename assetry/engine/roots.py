@@ -2,9 +2,8 @@
 
 It owns everything a run does to the root as a whole (not to one product):
 creating it, checking it can be written, and removing temporary files left
-behind by a run that was killed. It also answers the two questions tidying
-needs about this host: is a process alive, and which processes hold a lock on
-a file. It never removes a name without the temporary marker.
+behind by a run that was killed. It never removes a name without the
+temporary marker.
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ import uuid
 
 from assetry.errors import StorageError
 from assetry.io_managers.base import TEMP_MARKER
+from assetry.records import DEFAULT_CATALOG, lock_holders
 
-__all__ = ["lock_holders", "pid_alive", "prepare_root", "remove_temporaries"]
-
-#: The catalog's default name inside a root (see ``materialize(catalog=None)``).
-DEFAULT_CATALOG = "catalog.duckdb"
+__all__ = ["prepare_root", "remove_temporaries"]
 
 
 def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
@@ -112,59 +109,3 @@ def _newest_mtime(directory: str) -> float:
         for name in filenames:
             newest = max(newest, _mtime(os.path.join(dirpath, name)))
     return newest
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (a zombie counts as dead).
-
-    Examples:
-        >>> pid_alive(os.getpid())
-        True
-    """
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, owned by another user
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            # The state follows the command name in parentheses: "123 (python) Z ...".
-            return f.read().rpartition(")")[2].split()[:1] != ["Z"]
-    except OSError:
-        return True  # no /proc (macOS): trust kill()
-
-
-def lock_holders(path: str | os.PathLike[str]) -> set[int] | None:
-    """The ids of processes holding a POSIX or flock lock on ``path``.
-
-    Read from ``/proc/locks`` so the file itself is never opened: opening and
-    closing a file drops every POSIX lock this process holds on it, DuckDB's
-    included. Returns an empty set for a missing file and ``None`` where it
-    cannot tell (no ``/proc/locks``).
-
-    Examples:
-        >>> lock_holders("/no/such/file")
-        set()
-    """
-    try:
-        st = os.stat(path)
-    except OSError:
-        return set()
-    try:
-        with open("/proc/locks", encoding="ascii", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    holders = set()
-    for line in lines:
-        parts = line.split()
-        # "1: POSIX  ADVISORY  WRITE 321 fe:00:2146964 0 EOF" ("->" marks a blocked waiter).
-        if "->" in parts:
-            continue
-        if len(parts) >= 6 and parts[5] == wanted and parts[4].isdigit():
-            holders.add(int(parts[4]))
-    return holders

@@ -1,7 +1,7 @@
 """The process executor: each ready asset runs in a worker process.
 
 It owns the pool of worker processes and what happens when a worker dies.
-Tasks travel packed by :mod:`assetry.assets.shipping` (so an asset defined in
+Tasks travel packed by :mod:`assetry.engine.executors.shipping` (so an asset defined in
 ``__main__``, a notebook or a file loaded by path runs too). Values never
 travel between processes: a task carries the locations of its inputs and the
 worker loads them through their IO managers, as any executor's worker does.
@@ -29,14 +29,14 @@ from typing import Any
 
 import attrs
 
-from assetry.assets.executors import Executor
-from assetry.assets.shipping import label, pack_or_fail, run_packed, unpack
+from assetry.engine.executors.base import Executor
+from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, unpack
 from assetry.errors import AssetError
 
 __all__ = ["ProcessExecutor", "make_process_executor"]
 
 #: Imported once by the fork server, so each worker starts warm (polars, pyarrow, assetry).
-_PRELOAD = "assetry.assets.execution"
+_PRELOAD = "assetry.engine.task"
 
 
 def make_process_executor(max_workers: int | None = None) -> ProcessExecutor:

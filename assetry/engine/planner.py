@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 
 from assetry.io_managers.base import Observation
+from assetry.records import loads_upstream
 
 __all__ = ["UP_TO_DATE", "Decision", "Intent", "Record", "decide"]
 
@@ -66,8 +67,6 @@ class _LazyUpstream(Mapping[str, str]):
 
     def _map(self) -> dict[str, str]:
         if self._parsed is None:
-            from assetry.catalog import loads_upstream
-
             self._parsed = loads_upstream(self._text)
         return self._parsed
 

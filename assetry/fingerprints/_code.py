@@ -39,7 +39,8 @@ from typing import Any, NamedTuple
 
 import xxhash
 
-from assetry import _scancache
+from assetry.fingerprints import _scancache
+from assetry.fingerprints._encoding import encode
 
 __all__ = ["Info", "class_info", "function_info", "methods", "unwrap"]
 
@@ -345,12 +346,6 @@ def _code_tuple(code: types.CodeType) -> tuple[Any, ...]:
             code.co_cellvars, consts)
 
 
-def _encode(value: Any) -> bytes:
-    from assetry.fingerprints import encode  # here: fingerprints imports this module
-
-    return encode(value)
-
-
 _INFOS: dict[tuple[int, bool], tuple[weakref.ref[Any], Info]] = {}
 
 
@@ -396,7 +391,7 @@ def _from_bytecode(codes: list[types.CodeType], extra: tuple[Any, ...] = ()) -> 
     names: set[str] = set()
     for code in codes:
         _names(code, names).update(code.co_freevars)
-    data = _encode((tuple(_code_tuple(c) for c in codes), extra))
+    data = encode((tuple(_code_tuple(c) for c in codes), extra))
     return Info(_digest(data), tuple((n,) for n in names), frozenset(names))
 
 

@@ -3,8 +3,8 @@
 A client owns its connections (opened lazily, one per thread, all closed by
 ``close()``) and runs the statements of SQL assets and SQL IO managers. It knows
 nothing of assets, the graph or the catalog. Dialect differences live in
-:mod:`assetry._dialects`, row conversions in :mod:`assetry._transfer`, and the
-statements that replace a relation in :mod:`assetry._relations`. The public
+:mod:`assetry.clients.dialects`, row conversions in :mod:`assetry.clients.transfer`, and the
+statements that replace a relation in :mod:`assetry.clients.relations`. The public
 subclasses are in :mod:`assetry.clients`.
 """
 
@@ -22,7 +22,9 @@ from typing import Any, Self
 
 import pyarrow as pa
 
-from assetry import _dialects, _relations, _transfer
+from assetry.clients import dialects as _dialects
+from assetry.clients import relations as _relations
+from assetry.clients import transfer as _transfer
 from assetry.errors import ClientError
 from assetry.io_managers.base import atomic_path
 

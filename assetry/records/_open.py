@@ -2,9 +2,8 @@
 
 It owns the tables (created and versioned here), the bounded wait while
 another process or thread holds the file, telling a held file from a damaged
-one, and marking runs of dead processes ``crashed``. The public names are
-re-exported by :mod:`assetry.catalog`; this module knows nothing of runs'
-contents or of freshness.
+one, and marking runs of dead processes ``crashed``. It knows nothing of runs'
+contents, of products or of freshness.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import time
 from typing import Any
 
 from assetry.errors import CatalogError
+from assetry.records._locks import pid_alive
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "connect", "corrupt_error", "read_records", "wait_seconds"]
 
@@ -68,7 +68,8 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
     One writer at a time: DuckDB's file lock between processes, a lock per file
     between the threads of one process (released when the connection closes).
     Others wait with a bounded backoff, readers too. A writer creates the
-    schema and marks runs left ``running`` by a dead process as ``crashed``. In
+    schema and marks runs left ``running`` by a dead process as ``crashed``
+    (their roots are the connection's ``crashed_roots``, for the engine to sweep). In
     a process that already holds the catalog read-write, a reader shares that
     database inside a read-only transaction.
 
@@ -89,6 +90,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
     wait = wait_seconds() if wait is None else wait
     deadline = time.monotonic() + wait
     slot = None if read_only else _Slot(path, wait)
+    crashed_roots: tuple[str, ...] = ()
     try:
         con = _open(path, read_only, deadline, wait)
         try:
@@ -97,7 +99,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
             else:
                 _ensure_schema(con, path)
                 if not slot.nested:  # a nested writer (a hook of a live run) recovers nothing
-                    _recover_crashed(con)
+                    crashed_roots = _recover_crashed(con)
         except duckdb.Error as exc:
             con.close()
             raise corrupt_error(path, str(exc)) from exc
@@ -105,7 +107,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         if slot is not None:
             slot.release()
         raise
-    return con if slot is None else _WriterConnection(con, slot)
+    return con if slot is None else _WriterConnection(con, slot, crashed_roots)
 
 
 _SLOTS: dict[str, Any] = {}  # threading.RLock per catalog file
@@ -170,9 +172,11 @@ def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> 
 class _WriterConnection:
     """A read-write catalog connection; closing it frees this process's writer slot."""
 
-    def __init__(self, con: Any, slot: _Slot) -> None:
+    def __init__(self, con: Any, slot: _Slot, crashed_roots: tuple[str, ...] = ()) -> None:
         self._con = con
         self._slot: _Slot | None = slot
+        #: Roots of the runs this connection marked ``crashed``: their temporaries are leftovers.
+        self.crashed_roots = crashed_roots
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -236,28 +240,26 @@ def _ensure_schema(con: Any, path: pathlib.Path) -> None:
     con.execute("COMMIT")
 
 
-def _recover_crashed(con: Any) -> None:
-    """Mark runs left ``running`` by a dead process ``crashed``; sweep their roots.
+def _recover_crashed(con: Any) -> tuple[str, ...]:
+    """Mark runs left ``running`` by a dead process ``crashed``; return their roots.
 
     Holding the write lock (and this process's writer slot) means no other run
-    of this catalog is alive, so their temporary files are leftovers. A row of
-    this very process is an earlier run that could not record its end.
+    of this catalog is alive, so their temporary files are leftovers: the
+    engine sweeps the roots returned here (the catalog never touches products).
+    A row of this very process is an earlier run that could not record its end.
     """
-    from assetry.assets.roots import pid_alive, remove_temporaries
-
     rows = con.execute("SELECT run_id, pid, root FROM runs WHERE status = 'running'").fetchall()
     dead = [
         (run_id, root) for run_id, pid, root in rows
         if pid is None or pid == os.getpid() or not pid_alive(pid)
     ]
     if not dead:
-        return
+        return ()
     con.execute(
         "UPDATE runs SET status = 'crashed' WHERE list_contains(?, run_id)",
         [[run_id for run_id, _ in dead]],
     )
-    for root in sorted({root for _, root in dead if root and os.path.isdir(root)}):
-        remove_temporaries(root)
+    return tuple(sorted({root for _, root in dead if root and os.path.isdir(root)}))
 
 
 def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:

@@ -1,13 +1,13 @@
-"""Executors: where a ready asset's task runs.
+"""The executor protocol and the two in-process executors, ``sync`` and ``threads``.
 
 Every executor offers ``submit(fn, arg) -> concurrent.futures.Future`` and
 ``shutdown()``. The scheduler in the runner decides *what* is ready; the
 executor only decides *where* it runs. Skipped assets never reach an executor.
 
 ``"sync"`` and ``"threads"`` live here; ``"processes"`` in
-:mod:`assetry.assets.process_executor`; a ``dask.distributed.Client`` (or
-``"dask"``, a local cluster) in :mod:`assetry.assets.dask_executor`. Those two
-import their dependencies only when chosen.
+:mod:`assetry.engine.executors.processes`; a ``dask.distributed.Client`` (or
+``"dask"``, a local cluster) in :mod:`assetry.engine.executors.dask`. Choosing
+among them is :func:`assetry.engine.executors.make_executor`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from assetry.errors import AssetError
 
-__all__ = ["Executor", "SyncExecutor", "make_executor"]
+__all__ = ["Executor", "PoolExecutor", "SyncExecutor", "default_workers"]
 
 
 class Executor:
@@ -66,41 +66,3 @@ class PoolExecutor(Executor):
 def default_workers() -> int:
     """Threads default to the machine's cores plus four, as ``ThreadPoolExecutor`` does."""
     return min(32, (os.cpu_count() or 1) + 4)
-
-
-def make_executor(executor: Any, max_workers: int | None = None) -> Executor:
-    """Turn ``materialize(executor=...)`` into an :class:`Executor`.
-
-    Args:
-        executor: ``"sync"``, ``"threads"``, ``"processes"``, ``"dask"`` (a local
-            cluster, closed after the run), a ``dask.distributed.Client``, or an
-            :class:`Executor`.
-        max_workers: parallel tasks at most (threads, processes, local Dask workers).
-
-    Examples:
-        >>> make_executor("sync").name
-        'sync'
-    """
-    if isinstance(executor, Executor):
-        return executor
-    if executor == "sync":
-        return SyncExecutor()
-    if executor == "threads":
-        pool = cf.ThreadPoolExecutor(max_workers or default_workers(), thread_name_prefix="assetry")
-        return PoolExecutor(pool, "threads")
-    if executor == "processes":
-        from assetry.assets.process_executor import make_process_executor
-
-        return make_process_executor(max_workers)
-    if executor == "dask":
-        from assetry.assets.dask_executor import local_dask_executor
-
-        return local_dask_executor(max_workers)
-    if type(executor).__module__.startswith("distributed"):
-        from assetry.assets.dask_executor import DaskExecutor
-
-        return DaskExecutor(executor)
-    raise AssetError(
-        f"executor {executor!r} is not one of 'sync', 'threads', 'processes', 'dask' or a "
-        "dask.distributed Client"
-    )

@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from assetry import _dialects
+from assetry._frames import to_polars
+from assetry.clients import dialects as _dialects
 from assetry.errors import ClientError
-from assetry.io_managers.base import to_polars
 
 #: Rows per ``executemany`` call; pymysql folds each call into multi-row INSERTs.
 INSERT_BATCH = 10_000

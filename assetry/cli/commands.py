@@ -66,7 +66,7 @@ def load_project(
         >>> load_project("json").catalog  # doctest: +SKIP
         PosixPath('data/catalog.duckdb')
     """
-    from assetry.targets import load_target
+    from assetry.cli.targets import load_target
 
     loaded = load_target(target)
     spec = loaded.spec
@@ -245,7 +245,7 @@ def materialize(
       assetry materialize flights/ --select +delays --config delays.min_flights=10
       assetry materialize assetry.yaml --executor processes --workers 4 --force
     """
-    from assetry.assets.runner import materialize as run
+    from assetry.engine.runner import materialize as run
     from assetry.reporting import make_reporter
 
     project = load_project(**where)

@@ -16,13 +16,16 @@ The wiring follows the partitions of both ends of an edge:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from assetry.assets.graph import AssetGraph
-from assetry.partitions import combined_fingerprint, select_keys
+from assetry.errors import AssetGraphError
+from assetry.fingerprints import combined_fingerprint
+from assetry.partitions import Partitions
 
 __all__ = ["StepKey", "Steps", "UpstreamState", "expand", "label", "run_keys", "upstream_state"]
 
@@ -160,3 +163,61 @@ def upstream_state(
         fps[up] = combined_fingerprint(present)  # type: ignore[arg-type]
         parts[up] = tuple(k for k, _ in present)
     return UpstreamState(tuple(bad), tuple(missing), fps, parts)
+
+
+def selection_items(selection: Any) -> tuple[str, ...]:
+    """Normalise ``materialize(partitions=...)`` into strings: keys and ``first..last`` ranges.
+
+    Examples:
+        >>> import datetime
+        >>> selection_items(["2013-01-01..2013-01-31", datetime.date(2013, 2, 1)])
+        ('2013-01-01..2013-01-31', '2013-02-01')
+    """
+    if isinstance(selection, (str, dt.date)):
+        selection = [selection]
+    if not isinstance(selection, Iterable):
+        raise AssetGraphError(
+            f"partitions={selection!r} is not a key, a 'first..last' range or a list of these"
+        )
+    items = []
+    for item in selection:
+        if isinstance(item, dt.date):
+            item = (item.date() if isinstance(item, dt.datetime) else item).isoformat()
+        if not isinstance(item, str) or not item.strip():
+            raise AssetGraphError(
+                f"partitions= entry {item!r} is not a key or a 'first..last' range"
+            )
+        items.append(item.strip())
+    return tuple(items)
+
+
+def select_keys(
+    sets: Mapping[str, Partitions], selection: Any
+) -> dict[str, tuple[str, ...]]:
+    """The keys each partitioned asset runs for a selection; every item must name something.
+
+    Examples:
+        >>> from assetry.partitions import DailyPartitions
+        >>> select_keys({"d": DailyPartitions("2013-01-01", "2013-01-31")}, "2013-01-30..2013-02-02")
+        {'d': ('2013-01-30', '2013-01-31')}
+    """
+    items = selection_items(selection)
+    chosen: dict[str, dict[str, None]] = {name: {} for name in sets}
+    unmatched = []
+    for item in items:
+        hit = False
+        for name, parts in sets.items():
+            keys = parts.match(item)
+            if keys:
+                hit = True
+                chosen[name].update(dict.fromkeys(keys))
+        if not hit:
+            unmatched.append(item)
+    if unmatched:
+        known = "; ".join(f"{n}: {p.describe()}" for n, p in sets.items()) or "none selected"
+        raise AssetGraphError(
+            f"partitions= names {', '.join(map(repr, unmatched))}, which no selected "
+            f"partitioned asset has (their partitions: {known})"
+        )
+    order = {name: {k: i for i, k in enumerate(parts.keys())} for name, parts in sets.items()}
+    return {n: tuple(sorted(ks, key=order[n].__getitem__)) for n, ks in chosen.items()}

@@ -1,18 +1,10 @@
-"""Database clients: DuckDB, SQLAlchemy, and any PEP 249 driver.
+"""The three kinds of client: DuckDB, SQLAlchemy, and any PEP 249 driver.
 
 Each client says how to connect and how to name its database without
 credentials; everything else (per-thread connections, quoting, queries,
 streaming, atomic relation writes, fingerprints) is the shared
-:class:`~assetry._client.Client`. Clients pickle without their connections, so
+:class:`~assetry.clients.base.Client`. Clients pickle without their connections, so
 they can be shipped to worker processes. This module runs no SQL of its own.
-
-Examples:
-    >>> import polars as pl
-    >>> db = DuckDBClient(":memory:")
-    >>> db.upload(pl.DataFrame({"a": [1, 2]}), "main", "t")
-    2
-    >>> db.relation_exists("main", "t")
-    True
 """
 
 from __future__ import annotations
@@ -26,11 +18,11 @@ from typing import Any
 
 import attrs
 
-from assetry import _dialects
-from assetry._client import Client
+from assetry.clients import dialects as _dialects
+from assetry.clients.base import Client
 from assetry.errors import ClientError
 
-__all__ = ["Client", "DBAPIClient", "DuckDBClient", "SQLAlchemyClient"]
+__all__ = ["DBAPIClient", "DuckDBClient", "SQLAlchemyClient"]
 
 
 #: Connection keywords that hold secrets; dropped from the copy kept in the catalog.

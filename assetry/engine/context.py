@@ -3,7 +3,7 @@
 :class:`RunContext` gathers the graph, config values, root and the catalog's
 records, and answers per asset: which IO manager and location, what the
 product looks like now, and the fingerprint it would have now (an
-:class:`~assetry.assets.planner.Intent`). It caches per run; it writes nothing.
+:class:`~assetry.engine.planner.Intent`). It caches per run; it writes nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import attrs
 
 from assetry import fingerprints
 from assetry.assets.graph import AssetGraph
-from assetry.assets.planner import Intent, Record
+from assetry.engine.planner import Intent, Record
 from assetry.errors import AssetGraphError, StorageError
+from assetry.fingerprints import partition_fingerprint
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import Observation
-from assetry.partitions import partition_fingerprint
 
 __all__ = ["RunContext", "resolve_config"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from assetry.assets.checking import check_return, check_schema
 from assetry.assets.decorator import PARTITION_PARAM, AssetSpec
+from assetry.checks.validation import check_return, check_schema
 from assetry.errors import AssetError, CheckError
 from assetry.io_managers import IOManager, default_for_annotation, default_for_value
 from assetry.io_managers.base import Observation, PartitionedProduct, Stored

@@ -2,7 +2,7 @@
 
 Owns the order of statements that replace a table or view (build under a
 temporary name, then swap) and the content fingerprint of a relation. Every
-function takes a :class:`~assetry._client.Client` and runs through its
+function takes a :class:`~assetry.clients.base.Client` and runs through its
 transactions; none opens a connection of its own.
 """
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from assetry import _dialects, _transfer
+from assetry.clients import dialects as _dialects
+from assetry.clients import transfer as _transfer
 from assetry.errors import ClientError
 
 if TYPE_CHECKING:
-    from assetry._client import Client
+    from assetry.clients.base import Client
 
 _SCHEMA_EXISTS = "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?"
 

@@ -1,18 +1,13 @@
-"""Fingerprints: canonical bytes and hashes of code, config, IO settings and upstream data.
+"""Code reach: the functions, classes and constants an asset's code fingerprint covers.
 
-An asset is fresh when its fingerprint matches the one the catalog recorded. The
-fingerprint combines the asset's code fingerprint (see :func:`code_fingerprint`),
-its config values, its IO manager's settings and its upstream data fingerprints,
-each reduced to bytes by :func:`encode` and hashed with xxh3-128.
-
-This module owns pure functions only. Apart from reading the source of Python
-functions (done by :mod:`assetry._codehash`), it does no I/O: it never touches
-the catalog, a product or the network.
+Starting from an asset's function, it follows the user's own helpers, classes
+(their methods) and module constants transitively, never the standard library
+or installed packages, and hashes their normalized source (read by
+:mod:`assetry.fingerprints._code`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import decimal
 import enum
@@ -21,169 +16,16 @@ import os
 import pathlib
 import re
 import site
-import struct
 import sys
 import sysconfig
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-import xxhash
+from assetry.fingerprints import _code as _codehash
+from assetry.fingerprints._encoding import encode, hash_bytes
 
-from assetry import _codehash
-
-__all__ = [
-    "asset_fingerprint",
-    "code_dependencies",
-    "code_fingerprint",
-    "config_fingerprint",
-    "encode",
-    "hash_bytes",
-    "hash_fields",
-]
-
-_LENGTH = struct.Struct("<Q")
-_FLOAT = struct.Struct("<d")
-_COMPLEX = struct.Struct("<dd")
-
-
-def _frame(tag: bytes, payload: bytes) -> bytes:
-    # Tag and length first: no concatenation of encodings can pass for another.
-    return tag + _LENGTH.pack(len(payload)) + payload
-
-
-def _int(value: int) -> bytes:
-    return _frame(b"i", value.to_bytes(value.bit_length() // 8 + 1, "little", signed=True))
-
-
-def _dict(value: Mapping[Any, Any]) -> bytes:
-    pairs = sorted(((encode(key), item) for key, item in value.items()), key=lambda p: p[0])
-    return _frame(b"d", b"".join(key + encode(item) for key, item in pairs))
-
-
-def _zone(value: datetime.datetime | datetime.time) -> str | None:
-    return None if value.tzinfo is None else str(value.tzinfo)
-
-
-_EXACT: dict[type, Callable[[Any], bytes]] = {
-    type(None): lambda v: _frame(b"N", b""),
-    bool: lambda v: _frame(b"b", b"\x01" if v else b"\x00"),
-    int: _int,
-    float: lambda v: _frame(b"f", _FLOAT.pack(v)),
-    complex: lambda v: _frame(b"c", _COMPLEX.pack(v.real, v.imag)),
-    str: lambda v: _frame(b"s", v.encode("utf-8", "surrogatepass")),
-    bytes: lambda v: _frame(b"y", v),
-    bytearray: lambda v: _frame(b"y", bytes(v)),
-    memoryview: lambda v: _frame(b"y", v.tobytes()),
-    tuple: lambda v: _frame(b"t", b"".join(map(encode, v))),
-    list: lambda v: _frame(b"l", b"".join(map(encode, v))),
-    dict: _dict,
-    set: lambda v: _frame(b"e", b"".join(sorted(map(encode, v)))),
-    frozenset: lambda v: _frame(b"e", b"".join(sorted(map(encode, v)))),
-    datetime.datetime: lambda v: _frame(b"W", encode((v.isoformat(), _zone(v), v.fold))),
-    datetime.date: lambda v: _frame(b"D", v.isoformat().encode()),
-    datetime.time: lambda v: _frame(b"H", encode((v.isoformat(), _zone(v), v.fold))),
-    datetime.timedelta: lambda v: _frame(b"R", encode((v.days, v.seconds, v.microseconds))),
-    decimal.Decimal: lambda v: _frame(b"m", str(v).encode()),
-}
-
-# For subclasses (after enums: an IntEnum is an int); datetime precedes date.
-_BASES = tuple(t for t in _EXACT if t not in (type(None), bool))
-
-
-def _fields(value: Any) -> tuple[tuple[str, Any], ...] | None:
-    cls = type(value)
-    attributes = getattr(cls, "__attrs_attrs__", None)
-    if attributes is not None and not isinstance(value, type):
-        return tuple((a.name, getattr(value, a.name)) for a in attributes)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return tuple((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
-    return None
-
-
-def _polars(value: Any) -> bytes | None:
-    module = getattr(type(value), "__module__", "") or ""
-    if module.startswith("polars.datatypes"):
-        return _frame(b"Q", str(value).encode())
-    if module == "polars.schema":
-        return _frame(b"S", encode(tuple(value.items())))
-    return None
-
-
-def _rich(value: Any) -> bytes:
-    qualname = type(value).__qualname__
-    if isinstance(value, enum.Enum):
-        return _frame(b"E", encode((qualname, value.name, value.value)))
-    polars = _polars(value)
-    if polars is not None:
-        return polars
-    for base in _BASES:
-        if isinstance(value, base):
-            return _EXACT[base](value)
-    if isinstance(value, pathlib.PurePath):
-        return _frame(b"p", encode((qualname, str(value))))
-    if isinstance(value, re.Pattern):
-        return _frame(b"r", encode((value.pattern, value.flags)))
-    fields = _fields(value)
-    if fields is not None:
-        return _frame(b"A", encode((qualname, fields)))
-    return _frame(b"O", encode((qualname, repr(value))))
-
-
-def encode(value: Any) -> bytes:
-    """Encode a value as canonical, unambiguous bytes.
-
-    Every value is written as a type tag, its payload's length, then the
-    payload, so distinct values never share bytes and encodings never run into
-    each other: ``("ab", "c")`` and ``("a", "bc")`` differ, ``True`` differs
-    from ``1``, ``"1"`` from ``1`` and ``[1]`` from ``(1,)``. Dicts are ordered
-    by encoded key and sets by encoded item, so insertion order does not count.
-
-    Supported: None, bool, int, float (by its IEEE bits: ``-0.0`` and ``0.0``
-    differ), complex, str, bytes, tuple, list, dict, set and frozenset (one tag
-    for both), dates, datetimes (with their zone), times, timedeltas,
-    ``Decimal``, paths, enums (class qualname, member name and value), compiled
-    regular expressions, polars data types and ``pl.Schema`` (column order
-    counts), and attrs or dataclass instances (class qualname and fields).
-
-    Anything else falls back to its type's qualname and ``repr``. That suits
-    objects whose ``repr`` shows their settings; a ``repr`` that embeds a memory
-    address (``<object at 0x...>``) changes every process, and a truncated one
-    (a large frame) hides changes, so pass such objects' settings instead.
-
-    Examples:
-        >>> encode(("ab", "c")) == encode(("a", "bc"))
-        False
-        >>> encode({"a": 1, "b": 2}) == encode({"b": 2, "a": 1})
-        True
-    """
-    encoder = _EXACT.get(type(value))
-    return encoder(value) if encoder is not None else _rich(value)
-
-
-def hash_bytes(data: bytes) -> str:
-    """Hash bytes with xxh3-128 and return the hex digest.
-
-    Examples:
-        >>> len(hash_bytes(b"flights"))
-        32
-    """
-    return xxhash.xxh3_128_hexdigest(data)
-
-
-def hash_fields(**fields: Any) -> str:
-    """Hash named values, independently of the order they are given in.
-
-    Examples:
-        >>> hash_fields(a=1, b="x") == hash_fields(b="x", a=1)
-        True
-        >>> hash_fields(a="ab", b="c") == hash_fields(a="a", b="bc")
-        False
-    """
-    return hash_bytes(encode(fields))
-
-
-# --- Which user code a function reaches --------------------------------------------------
+__all__ = ["code_dependencies", "code_fingerprint"]
 
 _SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _RICH = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, enum.Enum,
@@ -372,7 +214,7 @@ def code_fingerprint(fn: Callable[..., Any], code_version: str | None = None) ->
     reload, or an autoreload that swaps ``__code__``, it reflects the new code.
     Where source is missing or no longer matches the running code (a file
     edited but not reloaded), the code object's bytecode is hashed instead; see
-    :mod:`assetry._codehash`.
+    :mod:`assetry.fingerprints._code`.
 
     Args:
         fn: The function, or an asset wrapping it (``__wrapped__`` is followed).
@@ -409,41 +251,3 @@ def code_dependencies(fn: Callable[..., Any]) -> list[str]:
     """
     _, dependencies = _collect(fn)
     return sorted(d.name for d in dependencies)
-
-
-def config_fingerprint(config: Mapping[str, Any]) -> str:
-    """Fingerprint an asset's config values (parameter name to value).
-
-    Examples:
-        >>> config_fingerprint({"min_flights": 100}) == config_fingerprint({"min_flights": 10})
-        False
-    """
-    return hash_fields(config=dict(config))
-
-
-def asset_fingerprint(
-    *,
-    code: str,
-    config: str,
-    io: str,
-    upstream: Mapping[str, str],
-    extra: Mapping[str, Any] | None = None,
-) -> str:
-    """Combine an asset's parts into its fingerprint.
-
-    Args:
-        code: The :func:`code_fingerprint`.
-        config: The :func:`config_fingerprint`.
-        io: The fingerprint of the IO manager's settings.
-        upstream: Upstream asset name to its data fingerprint; order does not count.
-        extra: Anything else that must make the asset stale when it changes
-            (a partition key, for instance). ``None`` and ``{}`` are the same.
-
-    Examples:
-        >>> a = asset_fingerprint(code="c", config="k", io="p", upstream={"x": "1", "y": "2"})
-        >>> a == asset_fingerprint(code="c", config="k", io="p", upstream={"y": "2", "x": "1"})
-        True
-    """
-    return hash_fields(
-        code=code, config=config, io=io, upstream=dict(upstream), extra=dict(extra or {})
-    )

@@ -22,12 +22,15 @@ import os
 import pathlib
 from typing import Any
 
-from assetry.assets.context import RunContext, resolve_config
 from assetry.assets.graph import AssetGraph
-from assetry.assets.planner import UP_TO_DATE, decide
-from assetry.assets.result import StepRecord
-from assetry.assets.steps import StepKey, expand, run_keys, upstream_state, upstream_steps
+from assetry.engine.context import RunContext, resolve_config
+from assetry.engine.planner import UP_TO_DATE, decide
+from assetry.engine.recording import Recorder, now
+from assetry.engine.result import StepRecord
+from assetry.engine.roots import remove_temporaries
+from assetry.engine.steps import StepKey, expand, run_keys, upstream_state, upstream_steps
 from assetry.io_managers.base import Stored
+from assetry.records import CatalogWriter, connect
 
 __all__ = ["accept", "status", "summarize_reasons"]
 
@@ -132,13 +135,12 @@ def accept(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
     """
     import polars as pl
 
-    from assetry.assets.recording import Recorder, now
-    from assetry.catalog import CatalogWriter, connect
-
     ctx, selected = _context(assets, catalog, select, config, root)
     graph = ctx.graph
     run_id = "accept-" + os.urandom(8).hex()
     con = connect(catalog.path)
+    for crashed in con.crashed_roots:
+        remove_temporaries(crashed)
     writer = CatalogWriter(con)
     recorder = Recorder(writer, run_id, ctx.rows)
     rows: list[dict[str, Any]] = []

@@ -1,11 +1,11 @@
 """The runner: ``materialize()`` executes a graph, step by step, as soon as each is ready.
 
 A step is an unpartitioned asset or one partition of a partitioned asset
-(:mod:`assetry.assets.steps`). The runner owns scheduling (a step starts the
+(:mod:`assetry.engine.steps`). The runner owns scheduling (a step starts the
 moment its upstream steps are done, not level by level), calling the planner
 for each step, handing work to an executor, and recording every outcome
-(:mod:`assetry.assets.recording`). Freshness rules live in the planner; the
-work of one step lives in :mod:`assetry.assets.execution`.
+(:mod:`assetry.engine.recording`). Freshness rules live in the planner; the
+work of one step lives in :mod:`assetry.engine.task`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from typing import Any
 
 import attrs
 
-from assetry.assets.context import RunContext, resolve_config
-from assetry.assets.execution import Input, Outcome, Task, run_task
 from assetry.assets.graph import AssetGraph
-from assetry.assets.hooks import call_asset_hook, call_run_hook, materialize_error
-from assetry.assets.planner import Intent, decide
-from assetry.assets.recording import Recorder, now
-from assetry.assets.result import MaterializeResult, StepRecord
-from assetry.assets.roots import prepare_root
-from assetry.assets.steps import (
+from assetry.engine.context import RunContext, resolve_config
+from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
+from assetry.engine.planner import Intent, decide
+from assetry.engine.recording import Recorder, now
+from assetry.engine.result import MaterializeResult, StepRecord
+from assetry.engine.roots import prepare_root, remove_temporaries
+from assetry.engine.steps import (
     StepKey,
     Steps,
     UpstreamState,
@@ -38,9 +37,10 @@ from assetry.assets.steps import (
     run_keys,
     upstream_state,
 )
-from assetry.catalog import Catalog, CatalogWriter, connect, read_records
+from assetry.engine.task import Input, Outcome, Task, run_task
 from assetry.errors import AssetError, AssetGraphError
 from assetry.io_managers.base import PartitionedProduct
+from assetry.records import DEFAULT_CATALOG, CatalogWriter, connect, read_records
 
 __all__ = ["materialize", "now"]
 
@@ -51,7 +51,7 @@ def materialize(
     select: str | Iterable[str] | None = None,
     force: bool | str | Iterable[str] = False,
     root: str | os.PathLike[str] = "data",
-    catalog: str | os.PathLike[str] | Catalog | None = None,
+    catalog: str | os.PathLike[str] | Any = None,
     executor: Any = "threads",
     max_workers: int | None = None,
     config: dict[str, dict[str, Any]] | None = None,
@@ -93,9 +93,8 @@ def materialize(
         raise AssetGraphError("partitions= was given, but no selected asset is partitioned")
     steps = expand(graph, run_keys(graph, selected, partitions))
     root_path = prepare_root(root)
-    if isinstance(catalog, Catalog):
-        catalog = catalog.path
-    catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / "catalog.duckdb")
+    catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
+    catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / DEFAULT_CATALOG)
     run = _Run(graph, steps, forced, values, root_path, catalog_path, reporter)
     result = run.execute(executor, max_workers)
     call_run_hook(on_finish, result, "on_finish")
@@ -138,10 +137,12 @@ class _Run:
     intents: dict[StepKey, Intent] = attrs.field(factory=dict)
 
     def execute(self, executor: Any, max_workers: int | None) -> MaterializeResult:
-        from assetry.assets.executors import make_executor
+        from assetry.engine.executors import make_executor
 
         t0 = time.perf_counter()
         con = connect(self.catalog_path)
+        for crashed in con.crashed_roots:
+            remove_temporaries(crashed)
         try:
             self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
             writer = CatalogWriter(con)
@@ -308,7 +309,7 @@ class _Run:
             self.reporter.asset_finished(rec)
 
     def _context(self, step: StepKey, status: str, outcome: Outcome) -> Any:
-        from assetry.assets.result import AssetContext
+        from assetry.engine.result import AssetContext
 
         stored = outcome.stored
         return AssetContext(

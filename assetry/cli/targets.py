@@ -44,8 +44,8 @@ from typing import Any
 
 import attrs
 
+from assetry.cli.spec import Spec, load_spec
 from assetry.errors import AssetError
-from assetry.spec import Spec, load_spec
 
 __all__ = ["Target", "load_target"]
 

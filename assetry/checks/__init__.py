@@ -8,7 +8,7 @@ the catalog's ``checks`` table records. A custom check is any function
 fails its asset unless wrapped in :func:`warn`.
 
 This module owns declaring checks and :func:`run_checks`; the check classes
-live in :mod:`assetry.assets.check_kinds`; failing the asset and recording
+live in :mod:`assetry.checks._kinds`; failing the asset and recording
 outcomes are the runner's business.
 
 Examples:
@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from assetry.assets.check_kinds import (
+from assetry.checks._kinds import (
     AcceptedValues,
     Check,
     CheckOutcome,

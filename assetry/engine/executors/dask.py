@@ -2,7 +2,7 @@
 
 The driver keeps the schedule and the catalog; the cluster only runs tasks.
 Each task goes packed with cloudpickle (see
-:mod:`assetry.assets.shipping`), so assets from ``__main__``, a
+:mod:`assetry.engine.executors.shipping`), so assets from ``__main__``, a
 notebook or a file loaded by path run on the workers too, and each comes back
 as a ``concurrent.futures.Future`` the runner waits on like any other. Workers
 read inputs and write products under the run's root, which must therefore be a
@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from assetry.assets.executors import Executor
-from assetry.assets.shipping import label, pack_or_fail, run_packed, unpack
+from assetry.engine.executors.base import Executor
+from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, unpack
 from assetry.errors import AssetError
 
 __all__ = ["DaskExecutor", "local_dask_executor"]

@@ -1,7 +1,7 @@
 """The writer a run uses: its records committed from one background thread, in short batches.
 
 It owns only turning queued rows into transactions on a connection that
-:func:`assetry.catalog.connect` opened; re-exported by :mod:`assetry.catalog`.
+:func:`assetry.records.connect` opened.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any
 
-from assetry._catalog_files import TABLES
 from assetry.errors import CatalogError
+from assetry.records._open import TABLES
 
 __all__ = ["CatalogWriter"]
 
