@@ -10,10 +10,8 @@ Examples:
     ['numbers']
 """
 
-from __future__ import annotations
-
-import os
-from typing import Any
+import os as _os
+import typing as _typing
 
 from assetry import checks, io_managers
 from assetry.assets import Asset, asset, sql_asset, sql_dump
@@ -31,12 +29,13 @@ from assetry.errors import (
     StorageError,
 )
 from assetry.partitions import DailyPartitions, StaticPartitions
-from assetry.records import DEFAULT_CATALOG
+from assetry.records import DEFAULT_CATALOG as _DEFAULT_CATALOG
 
 __version__ = "0.1.0"
 
 
-def load(name: str, catalog: str | os.PathLike[str] = f"data/{DEFAULT_CATALOG}", *, partition: str | None = None, as_type: Any = None) -> Any:
+def load(name: str, catalog: str | _os.PathLike[str] = f"data/{_DEFAULT_CATALOG}", *,
+         partition: str | None = None, as_type: _typing.Any = None) -> _typing.Any:
     """The latest stored value of an asset, one call away (handy in notebooks).
 
     Examples:

