@@ -36,6 +36,7 @@ from sql_fixtures import (
 from assetry.clients import DBAPIClient, DuckDBClient, SQLAlchemyClient
 from assetry.clients.dialects import dialect_of_driver
 from assetry.errors import ClientError
+from assetry.io_managers.relations import write_batches
 
 client = sql_fixtures.client  # fixtures shared with test_io_sql.py
 fresh = sql_fixtures.fresh
@@ -228,7 +229,7 @@ def test_dump_streams_batches_into_parquet(
     sizes = [b.num_rows for b in client.iter_batches(query, batch_size=1_000)]
     assert sizes == [1_000] * 10
     out = tmp_path / "out" / "dump.parquet"
-    assert client.dump(query, out, batch_size=1_000) == 10_000
+    assert write_batches(client.iter_batches(query, batch_size=1_000), out) == 10_000
     assert pq.ParquetFile(out).metadata.num_row_groups == 10
     assert_frame_equal(pl.read_parquet(out), frame, check_dtypes=False)
     assert [p.name for p in out.parent.iterdir()] == ["dump.parquet"]
@@ -241,7 +242,8 @@ def test_dump_of_an_empty_result_writes_its_schema(
     name = fresh()
     client.upload(pl.DataFrame({"a": [1]}), None, name)
     out = tmp_path / "empty.parquet"
-    assert client.dump(f"SELECT a FROM {client.qualified(None, name)} WHERE a > 5", out) == 0
+    query = f"SELECT a FROM {client.qualified(None, name)} WHERE a > 5"
+    assert write_batches(client.iter_batches(query), out) == 0
     assert pl.read_parquet(out).columns == ["a"]
 
 
@@ -249,7 +251,7 @@ def test_failing_dump_leaves_no_file(client: Client, tmp_path: pathlib.Path) -> 
     """A query error raises ClientError and writes nothing at the target."""
     out = tmp_path / "out" / "never.parquet"
     with pytest.raises(ClientError, match="no_such_table_xyz"):
-        client.dump("SELECT * FROM no_such_table_xyz", out)
+        write_batches(client.iter_batches("SELECT * FROM no_such_table_xyz"), out)
     assert list(out.parent.iterdir()) == []
 
 
@@ -284,7 +286,7 @@ def test_hostile_names_stay_names(client: Client, fresh: Callable[[], str], host
 )
 def test_quote_doubles_the_dialects_quote_mark(dialect: str, name: str, quoted: str) -> None:
     """Double quotes for PostgreSQL, DuckDB and SQLite, backticks for MySQL, doubled inside."""
-    from assetry.clients.dialects import quote
+    from assetry.clients.identifiers import quote
 
     assert quote(name, dialect) == quoted
 

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from sql_fixtures import PG_DSN, drop, make_client, mysql_kwargs
 
 from assetry import Catalog, materialize, sql_asset, sql_dump
-from assetry.assets.sql import normalize_sql, template_fields
+from assetry.assets.sql_text import normalize_sql, template_fields
 from assetry.clients import Client, DuckDBClient
 from assetry.errors import AssetGraphError, AssetTypeError
 from assetry.io_managers.relations import Location, Relation, RelationRef
@@ -313,7 +313,7 @@ def test_sql_dump_streams_batches_into_parquet(
 def test_hostile_names_are_rejected_or_quoted(
     duckdb_warehouse: Warehouse, files: PipelineFiles, tmp_path: pathlib.Path
 ) -> None:
-    """Bad asset names and placeholders fail at definition; odd table names and paths are quoted."""
+    """Bad asset and table names and placeholders fail at definition; odd names and paths are quoted."""
     client = duckdb_warehouse.client
 
     def stats(flights: Any) -> str:
@@ -333,8 +333,10 @@ def test_hostile_names_are_rejected_or_quoted(
         sql_dump("brace", "SELECT '}' AS j", client)
     with pytest.raises(AssetGraphError, match="unknown option"):
         sql_asset(client=client, schedule="daily")(stats)
+    with pytest.raises(AssetGraphError, match="contains a double quote"):
+        sql_asset(client=client, table='we"ird; DROP TABLE x; --')(stats)
 
-    odd = 'we"ird; DROP TABLE x; --'
+    odd = "we ird.#% -- x"  # quoted, and escaped in the location
     body = (
         FLIGHTS
         + f"""

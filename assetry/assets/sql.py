@@ -8,9 +8,12 @@ client build the product. Its IO manager records it (``Relation``) or streams
 it to a file (``QueryDump``). The engine needs nothing special: fingerprints
 see the SQL through ``spec.extra``.
 
-This module owns the SQL text (placeholders, rendering, normalizing) and
-building the spec. How an upstream's data reaches the database is
-:mod:`assetry.io_managers.relations`'s; the statements are the client's.
+This module owns building the spec, checking its names (``schema=`` and
+``table=`` are refused here, before any statement, when the client would refuse
+to create them) and the job the worker runs. The SQL text (placeholders,
+rendering, normalizing) is :mod:`assetry.assets.sql_text`'s; how an upstream's
+data reaches the database is :mod:`assetry.io_managers.staging`'s; the
+statements are the client's.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
-import re
-import string
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,87 +28,15 @@ from typing import Any
 import attrs
 
 from assetry.assets.decorator import Asset, AssetSpec, check_name
+from assetry.assets.sql_text import call_template, normalize_sql, render_sql, template_fields
 from assetry.clients import Client
 from assetry.clients.dialects import bind
-from assetry.errors import AssetGraphError, AssetTypeError, ClientError
+from assetry.errors import AssetGraphError, ClientError
 from assetry.io_managers import resolve
-from assetry.io_managers.relations import (
-    KINDS,
-    Dump,
-    Location,
-    QueryDump,
-    Relation,
-    RelationRef,
-    Staging,
-    readable_source,
-)
+from assetry.io_managers.relations import KINDS, Dump, Location, QueryDump, Relation, RelationRef
+from assetry.io_managers.staging import Staging, readable_source
 
-__all__ = ["SQLAsset", "normalize_sql", "render_sql", "sql_asset", "sql_dump", "template_fields"]
-
-_TOKENS = re.compile(
-    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|\s+""", re.DOTALL
-)
-
-
-def normalize_sql(text: str) -> str:
-    """SQL with comments dropped and whitespace collapsed, string literals and quoted names kept.
-
-    Examples:
-        >>> normalize_sql("SELECT  a -- the key\\n FROM /* t */ t WHERE s = 'x  --y'")
-        "SELECT a FROM t WHERE s = 'x  --y'"
-    """
-
-    def token(match: re.Match[str]) -> str:
-        text = match.group()
-        return text if text[0] in "'\"`" else " "
-
-    once = _TOKENS.sub(token, text)
-    return _TOKENS.sub(token, once).strip().rstrip(";").rstrip()
-
-
-def template_fields(template: str, owner: str = "?") -> list[str]:
-    """The ``{name}`` placeholders of a SQL template, in order of first use.
-
-    ``{{`` and ``}}`` stand for literal braces; anything but a plain name in
-    braces is an error.
-
-    Examples:
-        >>> template_fields("SELECT * FROM {flights} JOIN {airlines} USING (carrier)")
-        ['flights', 'airlines']
-    """
-    hint = "write {{ and }} for a literal brace"
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise AssetGraphError(
-            f"the SQL of asset {owner!r} has a stray brace ({exc}); {hint}"
-        ) from None
-    names = []
-    for _, field, spec, conversion in parsed:
-        if field is None:
-            continue
-        if not field.isidentifier() or spec or conversion:
-            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-            raise AssetGraphError(
-                f"the SQL of asset {owner!r} has placeholder {{{shown}}}, which is not an asset "
-                f"name; {hint}"
-            )
-        names.append(field)
-    return list(dict.fromkeys(names))
-
-
-def render_sql(template: str, relations: Mapping[str, str]) -> str:
-    """Replace each ``{name}`` with ``relations[name]`` (and ``{{``/``}}`` with braces).
-
-    Examples:
-        >>> render_sql("SELECT '{{x}}' FROM {t}", {"t": '"main"."t"'})
-        'SELECT \\'{x}\\' FROM "main"."t"'
-    """
-    return "".join(
-        text + ("" if field is None else relations[field])
-        for text, field, _, _ in string.Formatter().parse(template)
-    )
-
+__all__ = ["SQLAsset", "sql_asset", "sql_dump"]
 
 # -- the work of one SQL asset, run by the worker ------------------------------------------
 
@@ -150,7 +79,7 @@ class _Job:
         if isinstance(self.template, str):
             return self.template
         args = {k: "{" + k + "}" if k in upstream else v for k, v in kwargs.items()}
-        return _call_template(self.template, args, self.name)
+        return call_template(self.template, args, self.name)
 
     def source(self, field: str, upstream: Mapping[str, Any], stage: Staging) -> str:
         """What the SQL reads for one upstream: its relation, a file scan, or a staged copy."""
@@ -203,21 +132,6 @@ def _create(client: Client, schema: str | None, table: str, sql: str, kind: str)
         )
     client.execute(f"DELETE FROM {target}; INSERT INTO {target} SELECT * FROM ({sql}) AS q")
     return int(client.execute(f"SELECT count(*) FROM {target}")[0][0])
-
-
-def _call_template(fn: Callable[..., Any], args: Mapping[str, Any], name: str) -> str:
-    try:
-        text = fn(**args)
-    except Exception as exc:
-        raise AssetGraphError(
-            f"sql asset {name!r}: {fn.__module__}:{fn.__qualname__} raised "
-            f"{type(exc).__name__} while building its SQL: {exc}"
-        ) from exc
-    if not isinstance(text, str):
-        raise AssetTypeError(
-            f"sql asset {name!r} returned {type(text).__name__}; return the SELECT as a string"
-        )
-    return text
 
 
 # -- building the asset --------------------------------------------------------------------
@@ -292,12 +206,16 @@ def _checked(
             f"{what} {name!r} needs client=DuckDBClient(...), SQLAlchemyClient(...) or "
             f"DBAPIClient(...), not {client!r}"
         )
-    schema, table = options.get("schema"), options.get("table") or name
+    schema, table = options.get("schema"), options.get("table")
     try:
-        client.qualified(schema, table)  # refuses empty, NUL-bearing or overlong names
+        # Quotes, semicolons, control characters and overlong names fail here, not in SQL.
+        for option, value in (("schema", schema), ("table", table)):
+            if value is not None:
+                client.check_declared_name(value, option)
+        client.qualified(schema, table or name)
     except ClientError as exc:
         raise AssetGraphError(f"{what} {name!r}: {exc}") from None
-    return schema, table
+    return schema, table or name
 
 
 def _build(
@@ -319,7 +237,7 @@ def _build(
         raise AssetGraphError(f"sql asset {name!r} has kind={kind!r}; use 'table' or 'view'")
     job = _Job(name, client, schema, table, kind, template)
     text = (
-        template if isinstance(template, str) else _call_template(template, _defaults(params), name)
+        template if isinstance(template, str) else call_template(template, _defaults(params), name)
     )
     template_fields(text, name)  # a malformed placeholder fails now, not at run time
     extra = {

@@ -6,13 +6,17 @@
 queries, streaming, atomic relation writes and content fingerprints. The
 package knows connections only: never products, the catalog or assets.
 
-Inside it, :mod:`~assetry.clients.dialects` holds what differs between SQL
-dialects (as data), :mod:`~assetry.clients.relations` the statements that
-replace a relation atomically, and :mod:`~assetry.clients.transfer` moving
-rows between cursors and Arrow or polars.
+Inside it, :mod:`~assetry.clients.connections` holds per-thread connections and
+transactions, :mod:`~assetry.clients.dialects` what differs between SQL
+dialects (as data), :mod:`~assetry.clients.identifiers` what a name may be and
+its quoting (SQLAlchemy's ``identifier_preparer``), :mod:`~assetry.clients.relations`
+the statements that replace a relation atomically, and
+:mod:`~assetry.clients.transfer` moving rows between cursors and Arrow or polars.
+Importing the package imports neither pyarrow, SQLAlchemy nor a driver.
 
 Examples:
     >>> import polars as pl
+    >>> from assetry.clients import DuckDBClient
     >>> db = DuckDBClient(":memory:")
     >>> db.upload(pl.DataFrame({"a": [1, 2]}), "main", "t")
     2

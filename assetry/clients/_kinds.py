@@ -57,7 +57,7 @@ class DuckDBClient(Client):
         return (duckdb.Error,)
 
     def _open(self) -> Any:
-        return self._cursor_of_one(self._connect_file)
+        return self.open_cursor(self._connect_file)
 
     def _connect_file(self) -> Any:
         import duckdb
@@ -139,7 +139,7 @@ class DBAPIClient(Client):
 
     def _open(self) -> Any:
         if self.driver.__name__ == "duckdb":
-            return self._cursor_of_one(self._connect)
+            return self.open_cursor(self._connect)
         return self._connect()
 
     def _connect(self) -> Any:

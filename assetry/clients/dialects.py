@@ -1,23 +1,40 @@
 """What differs between SQL dialects, as data and pure functions.
 
-Owns identifier validation and quoting, temporary relation names, the polars
--> SQL type map, the catalog and fingerprint queries, and the hints that turn
-driver type codes back into Arrow types. It opens no connection and runs no
-statement: :mod:`assetry.clients` does that.
+Owns the driver -> dialect map, placeholders, the polars -> SQL type map, the
+catalog and fingerprint queries, and the hints that turn driver type codes back
+into Arrow types. Names and their quoting are :mod:`assetry.clients.identifiers`'s.
+It opens no connection and runs no statement: :mod:`assetry.clients` does that.
+pyarrow is imported on first use, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import uuid
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from assetry.errors import ClientError
 
-#: PostgreSQL truncates longer names (NAMEDATALEN - 1); MySQL allows 64 characters.
-MAX_IDENTIFIER_BYTES = 63
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "BEGIN",
+    "DEFAULT_PORTS",
+    "DEFAULT_SCHEMA",
+    "DRIVER_DIALECTS",
+    "EXTRAS",
+    "arrow_hint",
+    "bind",
+    "columns_sql",
+    "dialect_of_driver",
+    "fingerprint_sql",
+    "placeholders",
+    "relation_kind_sql",
+    "relations_sql",
+    "restored_type",
+    "sql_type",
+]
 
 #: Driver module (top-level package, or ``mysql.connector``) -> dialect.
 DRIVER_DIALECTS = {
@@ -102,24 +119,35 @@ _TYPES: dict[str, dict[str, str]] = {
 }
 _ALIASES = {"Categorical": "String", "Enum": "String"}
 
-# PostgreSQL type OIDs -> Arrow types (numeric is decided by its precision).
-_PG_OIDS = {
-    16: pa.bool_(), 17: pa.binary(), 18: pa.string(), 19: pa.string(), 20: pa.int64(),
-    21: pa.int16(), 23: pa.int32(), 25: pa.string(), 26: pa.int64(), 700: pa.float32(),
-    701: pa.float64(), 1042: pa.string(), 1043: pa.string(), 1082: pa.date32(),
-    1083: pa.time64("us"), 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
-}
-# MySQL/MariaDB protocol field types -> Arrow types (TINY of width 1 is BOOLEAN).
-_MYSQL_FIELDS = {
-    1: pa.int8(), 2: pa.int16(), 3: pa.int32(), 4: pa.float32(), 5: pa.float64(),
-    7: pa.timestamp("us"), 8: pa.int64(), 9: pa.int32(), 10: pa.date32(),
-    12: pa.timestamp("us"), 13: pa.int16(), 15: pa.string(), 253: pa.string(), 254: pa.string(),
-}
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d+),\s*(\d+)\)", re.IGNORECASE)
-_SQLITE_RESTORE = {
-    "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
-    "DATETIME": pa.timestamp("us"),
-}
+
+
+@functools.cache
+def _arrow_types() -> dict[str, dict[Any, pa.DataType]]:
+    """Driver type codes and declared types -> Arrow types (built on first use)."""
+    import pyarrow as pa
+
+    return {
+        # PostgreSQL type OIDs (numeric is decided by its precision).
+        "postgresql": {
+            16: pa.bool_(), 17: pa.binary(), 18: pa.string(), 19: pa.string(), 20: pa.int64(),
+            21: pa.int16(), 23: pa.int32(), 25: pa.string(), 26: pa.int64(), 700: pa.float32(),
+            701: pa.float64(), 1042: pa.string(), 1043: pa.string(), 1082: pa.date32(),
+            1083: pa.time64("us"), 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
+        },
+        # MySQL/MariaDB protocol field types (TINY of width 1 is BOOLEAN).
+        "mysql": {
+            1: pa.int8(), 2: pa.int16(), 3: pa.int32(), 4: pa.float32(), 5: pa.float64(),
+            7: pa.timestamp("us"), 8: pa.int64(), 9: pa.int32(), 10: pa.date32(),
+            12: pa.timestamp("us"), 13: pa.int16(), 15: pa.string(), 253: pa.string(),
+            254: pa.string(),
+        },
+        # SQLite declared types whose values come back as integers or text.
+        "sqlite-restore": {
+            "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
+            "DATETIME": pa.timestamp("us"),
+        },
+    }
 
 
 def dialect_of_driver(module: str) -> str | None:
@@ -135,76 +163,6 @@ def dialect_of_driver(module: str) -> str | None:
         if module.lstrip("_") == prefix or module.lstrip("_").startswith(prefix + "."):
             return dialect
     return None
-
-
-def check_identifier(identifier: object, dialect: str = "ansi") -> str:
-    """Return ``identifier`` if a database can take it as a quoted name, else raise.
-
-    Examples:
-        >>> check_identifier("flights")
-        'flights'
-    """
-    if not isinstance(identifier, str) or not identifier:
-        raise ClientError(f"{identifier!r} is not a usable SQL name; give a non-empty string")
-    if "\x00" in identifier:
-        raise ClientError(f"SQL name {identifier!r} contains a NUL character; remove it")
-    size = len(identifier.encode("utf-8"))
-    if size > MAX_IDENTIFIER_BYTES:
-        raise ClientError(
-            f"SQL name {identifier!r} is {size} bytes long, over the limit of "
-            f"{MAX_IDENTIFIER_BYTES} (PostgreSQL would truncate it); choose a shorter name"
-        )
-    if dialect == "mysql" and identifier.endswith(" "):
-        raise ClientError(f"SQL name {identifier!r} ends with a space, which MySQL refuses")
-    return identifier
-
-
-def check_columns(names: list[str], dialect: str) -> None:
-    """Refuse column names that are unusable, or equal but for case where case is ignored.
-
-    Only PostgreSQL keeps quoted names apart by case; DuckDB would silently rename
-    the second one, MySQL and SQLite refuse it.
-
-    Examples:
-        >>> check_columns(["a", "A"], "postgresql")
-    """
-    seen: dict[str, str] = {}
-    for name in names:
-        check_identifier(name, dialect)
-        key = name if dialect == "postgresql" else name.lower()
-        if key in seen:
-            raise ClientError(
-                f"columns {seen[key]!r} and {name!r} differ only in case, which {dialect} "
-                "takes as one name; rename one of them"
-            )
-        seen[key] = name
-
-
-def quote(identifier: str, dialect: str, check: bool = True) -> str:
-    """Quote a name for ``dialect``: backticks for MySQL, double quotes elsewhere.
-
-    ``check=False`` skips validation for names read back from the database.
-
-    Examples:
-        >>> quote('x"; DROP TABLE y; --', "postgresql")
-        '"x""; DROP TABLE y; --"'
-        >>> quote("a`b", "mysql")
-        '`a``b`'
-    """
-    if check:
-        check_identifier(identifier, dialect)
-    mark = "`" if dialect == "mysql" else '"'
-    return mark + identifier.replace(mark, mark * 2) + mark
-
-
-def temp_name(name: str, tag: str = "tmp") -> str:
-    """A fresh relation name beside ``name`` for building or retiring it.
-
-    Examples:
-        >>> temp_name("flights").startswith("flights__assetry_tmp_")
-        True
-    """
-    return f"{name[:32]}__assetry_{tag}_{uuid.uuid4().hex[:12]}"
 
 
 def placeholders(paramstyle: str, count: int) -> list[str]:
@@ -302,11 +260,13 @@ def arrow_hint(dialect: str, description: Any) -> pa.DataType | None:
         >>> arrow_hint("postgresql", ("n", 20, None, None, None, None, None))
         DataType(int64)
     """
+    import pyarrow as pa
+
     code, size = description[1], description[3]
     precision, scale = description[4], description[5]
     if dialect == "postgresql":
         if code != 1700:
-            return _PG_OIDS.get(code)
+            return _arrow_types()["postgresql"].get(code)
         # numeric: exact when bounded, otherwise (avg(), sum()) a float
         bounded = precision is not None and 0 < precision <= 38
         return pa.decimal128(precision, scale or 0) if bounded else pa.float64()
@@ -315,7 +275,7 @@ def arrow_hint(dialect: str, description: Any) -> pa.DataType | None:
             return pa.bool_()
         if code in (0, 246):  # the reported precision counts sign and point: an upper bound
             return pa.decimal128(min(precision or 38, 38), scale or 0)
-        return _MYSQL_FIELDS.get(code)
+        return _arrow_types()["mysql"].get(code)
     return None
 
 
@@ -328,6 +288,8 @@ def restored_type(dialect: str, declared: str) -> pa.DataType | None:
         >>> restored_type("mysql", "tinyint(1)")
         DataType(bool)
     """
+    import pyarrow as pa
+
     text = (declared or "").strip()
     match = _DECIMAL.match(text)
     if match and dialect in ("sqlite", "mysql") and int(match.group(1)) <= 38:
@@ -335,5 +297,5 @@ def restored_type(dialect: str, declared: str) -> pa.DataType | None:
     if dialect == "mysql":
         return pa.bool_() if text.lower() == "tinyint(1)" else None
     if dialect == "sqlite":
-        return _SQLITE_RESTORE.get(text.upper())
+        return _arrow_types()["sqlite-restore"].get(text.upper())
     return None

@@ -3,7 +3,7 @@
 Owns the order of statements that replace a table or view (build under a
 temporary name, then swap) and the content fingerprint of a relation. Every
 function takes a :class:`~assetry.clients.base.Client` and runs through its
-transactions; none opens a connection of its own.
+public ``transaction()`` and ``query()``; none opens a connection of its own.
 """
 
 from __future__ import annotations
@@ -15,18 +15,21 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from assetry.clients import dialects as _dialects
+from assetry.clients import identifiers as _identifiers
 from assetry.clients import transfer as _transfer
 from assetry.errors import ClientError
 
 if TYPE_CHECKING:
     from assetry.clients.base import Client
 
+__all__ = ["create", "fingerprint", "kind", "replace", "upload"]
+
 _SCHEMA_EXISTS = "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?"
 
 
 def kind(client: Client, cur: Any, schema: str, name: str) -> str | None:
     """``"table"``, ``"view"`` or None when no relation has that name."""
-    rows = client._query(cur, _dialects.relation_kind_sql(client.dialect), (schema, name))
+    rows = client.query(cur, _dialects.relation_kind_sql(client.dialect), (schema, name))
     if not rows:
         return None
     return "view" if "VIEW" in str(rows[0][0]).upper() else "table"
@@ -35,11 +38,11 @@ def kind(client: Client, cur: Any, schema: str, name: str) -> str | None:
 def fingerprint(client: Client, schema: str, name: str) -> str | None:
     """Digest of columns, row count and order-independent content sums; None if missing."""
     relation = client.qualified(schema, name)
-    with client._transaction(f"fingerprinting {schema}.{name}") as cur:
+    with client.transaction(f"fingerprinting {schema}.{name}") as cur:
         if kind(client, cur, schema, name) is None:
             return None
-        columns = client._query(cur, _dialects.columns_sql(client.dialect), (schema, name))
-        quoted = [_dialects.quote(c, client.dialect, check=False) for c, _ in columns]
+        columns = client.query(cur, _dialects.columns_sql(client.dialect), (schema, name))
+        quoted = [_identifiers.quote(c, client.dialect, check=False) for c, _ in columns]
         sql = _dialects.fingerprint_sql(client.dialect, relation, quoted)
         if sql is None:
             totals: tuple[Any, ...] = _python_checksum(cur, relation)
@@ -81,7 +84,7 @@ def upload(client: Client, table: Any, schema: str, name: str) -> int:
     """Replace table ``schema.name`` with a frame's rows by the fastest path the driver has."""
     if client.dialect == "duckdb":
         data = _transfer.to_arrow(table)
-        _dialects.check_columns(data.column_names, client.dialect)
+        _identifiers.check_columns(data.column_names, client.dialect)
 
         def scan(cur: Any, target: str) -> int:
             view = f"assetry_upload_{uuid.uuid4().hex}"
@@ -94,7 +97,7 @@ def upload(client: Client, table: Any, schema: str, name: str) -> int:
 
         return int(replace(client, schema, name, "table", scan))
     frame = _transfer.to_frame(table)
-    _dialects.check_columns(frame.columns, client.dialect)
+    _identifiers.check_columns(frame.columns, client.dialect)
 
     def fill(cur: Any, target: str) -> int:
         cur.execute(_transfer.create_table_sql(frame, target, client.dialect))
@@ -114,12 +117,12 @@ def replace(
     share one transaction, so any failure leaves the old relation untouched.
     """
     target = client.qualified(schema, name)
-    staged = client.qualified(schema, _dialects.temp_name(name))
+    staged = client.qualified(schema, _identifiers.temp_name(name))
     action = f"replacing {kind_} {schema}.{name}"
     if client.dialect == "mysql":
         return _replace_by_rename(client, schema, name, kind_, build, staged, action)
-    with client._transaction(action, write=True) as cur:
-        if client.dialect in ("postgresql", "duckdb") and not client._query(
+    with client.transaction(action, write=True) as cur:
+        if client.dialect in ("postgresql", "duckdb") and not client.query(
             cur, _SCHEMA_EXISTS, (schema,)
         ):
             cur.execute(f"CREATE SCHEMA {client.quote(schema)}")
@@ -156,11 +159,11 @@ def _replace_by_rename(
     # MySQL commits around every DDL statement: build under a temporary name, then
     # swap both names in one atomic RENAME TABLE (which renames views too).
     target = client.qualified(schema, name)
-    retired = client.qualified(schema, _dialects.temp_name(name, "old"))
+    retired = client.qualified(schema, _identifiers.temp_name(name, "old"))
     try:
-        with client._transaction(action, write=True) as cur:
+        with client.transaction(action, write=True) as cur:
             result = build(cur, staged)
-        with client._transaction(action, write=True) as cur:
+        with client.transaction(action, write=True) as cur:
             old = kind(client, cur, schema, name)
             if old is None:
                 cur.execute(f"RENAME TABLE {staged} TO {target}")

@@ -3,20 +3,38 @@
 Owns the conversions (result rows -> Arrow batches with stable types, frames ->
 CSV for PostgreSQL's COPY, frames -> parameter rows for ``executemany``). Every
 function works on a cursor it is given: none opens a connection, commits, or
-decides what relation to write.
+decides what relation to write. Which values are frames is
+:mod:`assetry._frames`'s to say; pyarrow and polars are imported on first use.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from assetry._frames import to_polars
+from assetry._frames import is_arrow_table, load_kind, to_polars
 from assetry.clients import dialects as _dialects
+from assetry.clients import identifiers as _identifiers
 from assetry.errors import ClientError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "COPY_CHUNK",
+    "INSERT_BATCH",
+    "BatchBuilder",
+    "copy_csv",
+    "create_table_sql",
+    "fetch_batches",
+    "insert_rows",
+    "reader_batches",
+    "restore",
+    "steady",
+    "to_arrow",
+    "to_frame",
+]
 
 #: Rows per ``executemany`` call; pymysql folds each call into multi-row INSERTs.
 INSERT_BATCH = 10_000
@@ -33,19 +51,19 @@ def to_frame(value: Any) -> Any:
         >>> to_frame(pa.table({"a": [1]})).height
         1
     """
-    module, name = type(value).__module__, type(value).__name__
-    if not (
-        (module.startswith("polars") and name in ("DataFrame", "LazyFrame"))
-        or (module.startswith("pyarrow") and name == "Table")
-        or (module.startswith("pandas") and name == "DataFrame")
-    ):
-        raise ClientError(f"cannot upload a {name}; give a polars, pyarrow or pandas frame")
+    if load_kind(type(value)) not in _FRAME_KINDS:
+        raise ClientError(
+            f"cannot upload a {type(value).__name__}; give a polars, pyarrow or pandas frame"
+        )
     return to_polars(value)
 
 
 def to_arrow(value: Any) -> pa.Table:
     """An Arrow table from a polars, Arrow or pandas frame (zero-copy where possible)."""
-    return value if isinstance(value, pa.Table) else to_frame(value).to_arrow()
+    return value if is_arrow_table(value) else to_frame(value).to_arrow()
+
+
+_FRAME_KINDS = ("polars", "lazy", "arrow", "pandas")
 
 
 class BatchBuilder:
@@ -61,11 +79,15 @@ class BatchBuilder:
 
     def build(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         """One record batch from a list of row tuples."""
+        import pyarrow as pa
+
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(self.names)
         arrays = [self._column(i, list(values)) for i, values in enumerate(columns)]
         return pa.RecordBatch.from_arrays(arrays, names=self.names)
 
     def _column(self, index: int, values: list[Any]) -> pa.Array:
+        import pyarrow as pa
+
         wanted = self.types[index]
         try:
             array = pa.array(values)
@@ -108,22 +130,38 @@ def reader_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         sent = True
         yield batch
     if not sent:
+        import pyarrow as pa
+
         yield pa.RecordBatch.from_pylist([], schema=reader.schema)
 
 
-def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """Cast a batch to the schema of the batches before it, or say which column drifted."""
-    try:
-        return batch.cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise ClientError(
-            f"the query's column types changed between batches ({schema} then {batch.schema}); "
-            "a column that is NULL in the first rows needs a CAST in the query"
-        ) from exc
+def steady(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, each cast to the first one's schema, or ClientError naming the drift.
+
+    A column that is NULL in the first rows of a SQLite result is typed only later.
+    """
+    import pyarrow as pa
+
+    schema = None
+    for batch in batches:
+        if schema is None:
+            schema = batch.schema
+        elif batch.schema != schema:
+            try:
+                batch = batch.cast(schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ClientError(
+                    f"the query's column types changed between batches ({schema} then "
+                    f"{batch.schema}); a column that is NULL in the first rows needs a CAST in "
+                    "the query"
+                ) from exc
+        yield batch
 
 
 def restore(table: pa.Table, declared: Sequence[tuple[str, str]], dialect: str) -> pa.Table:
     """Cast columns back to their declared types where the driver returned less."""
+    import pyarrow as pa
+
     for index, (_name, text) in enumerate(declared):
         wanted = _dialects.restored_type(dialect, text)
         if wanted is None or index >= table.num_columns or table.column(index).type == wanted:
@@ -140,7 +178,7 @@ def restore(table: pa.Table, declared: Sequence[tuple[str, str]], dialect: str) 
 def create_table_sql(frame: Any, relation: str, dialect: str) -> str:
     """``CREATE TABLE relation (...)`` from a polars frame's schema and the type map."""
     columns = ", ".join(
-        f"{_dialects.quote(name, dialect)} {_dialects.sql_type(dtype, dialect, name)}"
+        f"{_identifiers.quote(name, dialect)} {_dialects.sql_type(dtype, dialect, name)}"
         for name, dtype in frame.schema.items()
     )
     return f"CREATE TABLE {relation} ({columns})"
@@ -160,7 +198,7 @@ def copy_csv(cursor: Any, frame: Any, relation: str, dialect: str) -> int:
         frame = frame.with_columns(
             pl.concat_str(pl.lit("\\x"), pl.col(n).bin.encode("hex")).alias(n) for n in binary
         )
-    names = ", ".join(_dialects.quote(n, dialect) for n in frame.columns)
+    names = ", ".join(_identifiers.quote(n, dialect) for n in frame.columns)
     with cursor.copy(f"COPY {relation} ({names}) FROM STDIN (FORMAT CSV)") as copy:
         for part in frame.iter_slices(COPY_CHUNK):
             buffer = io.BytesIO()
@@ -172,7 +210,7 @@ def copy_csv(cursor: Any, frame: Any, relation: str, dialect: str) -> int:
 def insert_rows(cursor: Any, frame: Any, relation: str, dialect: str, paramstyle: str) -> int:
     """Fill ``relation`` from ``frame`` with batched ``executemany`` INSERTs."""
     frame = _plain_values(frame, dialect)
-    names = ", ".join(_dialects.quote(n, dialect) for n in frame.columns)
+    names = ", ".join(_identifiers.quote(n, dialect) for n in frame.columns)
     marks = ", ".join(_dialects.placeholders(paramstyle, frame.width))
     if paramstyle in ("format", "pyformat"):
         # The driver %-formats the whole statement: a % in a quoted name must be doubled.

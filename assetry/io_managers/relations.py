@@ -7,23 +7,25 @@ only records it (no second copy), ``observe`` fingerprints its content and
 product of :func:`assetry.sql_dump`: ``save`` streams a query's result into a
 Parquet file in record batches; reading the file is the Parquet manager's.
 
-It also owns how an upstream product reaches the database of a SQL asset
-(:func:`readable_source`): a relation of the same database by name, a file
-scanned in place by DuckDB, or a copy uploaded into a staging table.
+The client streams the query (``Client.iter_batches``); writing the batches to
+a file atomically is this module's (:func:`write_batches`), as clients know no
+files. How an upstream product reaches the database of a SQL asset is
+:mod:`assetry.io_managers.staging`'s.
 
-Locations have the format of :mod:`assetry.io_managers.sql`:
+Locations have the one format of :mod:`assetry.io_managers.locations`:
 ``<client identity>#<schema>.<table>``. Every statement is the client's; this
 module never touches the catalog or the graph.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import pathlib
-from collections.abc import Iterable
-from typing import Any, ClassVar
-from urllib.parse import quote, unquote
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import xxhash
@@ -32,20 +34,23 @@ from assetry._frames import convert_frame, load_kind
 from assetry.clients import Client
 from assetry.clients.dialects import bind
 from assetry.errors import AssetGraphError, AssetTypeError, ClientError, StorageError
-from assetry.io_managers.base import IOManager, Observation, Stored
+from assetry.io_managers.base import IOManager, Observation, Stored, atomic_path
 from assetry.io_managers.files import Parquet
+from assetry.io_managers.locations import format_location, relation_at
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
+    "KINDS",
     "Dump",
     "Location",
     "QueryDump",
     "Relation",
     "RelationRef",
-    "Staging",
-    "format_location",
-    "parse_location",
-    "readable_source",
-    "sql_literal",
+    "declared_name",
+    "drop_tables",
+    "write_batches",
 ]
 
 KINDS = ("table", "view")
@@ -58,6 +63,15 @@ _VIEW_DEFINITION = {
 _VIEW_DEFINITION_ANSI = (
     "SELECT view_definition FROM information_schema.views WHERE table_schema = ? AND table_name = ?"
 )
+
+
+def declared_name(manager: Any, field: attrs.Attribute[Any], value: str | None) -> None:
+    """attrs validator of a manager's ``schema=`` / ``table=``: a name its client may create.
+
+    Runs when the manager is built, so a bad name fails before any statement.
+    """
+    if value is not None:
+        manager.client.check_declared_name(value, field.name)
 
 
 class Location(pathlib.PurePosixPath):
@@ -109,8 +123,8 @@ class Relation(IOManager):
     """
 
     client: Client = attrs.field(validator=attrs.validators.instance_of(Client))  # type: ignore[type-abstract]
-    schema: str | None = None
-    table: str | None = None
+    schema: str | None = attrs.field(default=None, validator=declared_name)
+    table: str | None = attrs.field(default=None, validator=declared_name)
     kind: str = attrs.field(default="table", validator=attrs.validators.in_(KINDS))
     short_name: ClassVar[str] = "relation"
     stores_frames: ClassVar[bool] = True
@@ -201,14 +215,8 @@ class Relation(IOManager):
 
     def relation(self, location: str) -> tuple[str | None, str]:
         """The ``(schema, table)`` a location names; StorageError if it is another database's."""
-        identity = self.client.identity()
-        found = parse_location(location)
-        if found is None or found[0] != identity:
-            raise StorageError(
-                f"location {location!r} is not a relation of {identity}; expected "
-                f"'{identity}#<schema>.<table>' (was the product written by another manager?)"
-            )
-        return found[1], found[2]
+        found = relation_at(location, self.client.identity(), "relation")
+        return found.schema, found.table
 
     def _qualified(self, location: str) -> str:
         return self.client.qualified(*self.relation(location))
@@ -265,10 +273,11 @@ class QueryDump(IOManager):
                 f"{type(value).__name__}; store frames with io=Parquet() instead"
             )
         try:
-            rows = value.client.dump(value.sql, location, self.format.compression, self.batch_size)
+            batches = value.client.iter_batches(value.sql, self.batch_size)
+            rows = write_batches(batches, location, self.format.compression)
         finally:
             for schema, table in value.staged:
-                _drop(value.client, schema, [table])
+                drop_tables(value.client, schema, [table])
         columns = {k: str(v) for k, v in pl.read_parquet_schema(location).items()}
         return Stored(location, rows, os.path.getsize(location), json.dumps(columns))
 
@@ -282,145 +291,46 @@ class QueryDump(IOManager):
         return {"format": self.format.describe(), "batch_size": self.batch_size}
 
 
-# -- how upstream data reaches the database of a SQL asset ------------------------------
-
-
-def readable_source(client: Client, upstream: str, value: Any, staging: Staging) -> str:
-    """SQL that reads an upstream product in ``client``'s database, given where it is stored.
-
-    A relation of the same database is its quoted name; DuckDB scans a Parquet
-    or CSV file (or a directory of Parquet files) in place; anything else is
-    uploaded into a staging table first (``staging``), and that table is named.
+def drop_tables(client: Client, schema: str | None, names: Iterable[str]) -> None:
+    """Drop the named tables of ``schema`` that exist (staged uploads, once read).
 
     Examples:
         >>> from assetry.clients import DuckDBClient
-        >>> db = DuckDBClient(":memory:")
-        >>> readable_source(db, "t", pathlib.Path("/d/t.parquet"), Staging(db, None, "x"))
-        "read_parquet('/d/t.parquet')"
+        >>> drop_tables(DuckDBClient(":memory:"), "main", ["never_made"])
     """
-    if isinstance(value, RelationRef):
-        if value.identity == client.identity():
-            return client.qualified(value.schema, value.table)
-        if value.client is None:
-            raise ClientError(
-                f"upstream {upstream!r} lives in {value.identity}, which is unreachable"
-            )
-        return staging.upload(upstream, value.client.read_table(value.schema, value.table))
-    path = pathlib.Path(value)
-    if client.dialect == "duckdb":
-        return _duckdb_scan(path, upstream)
-    return staging.upload(upstream, _read_file(path, upstream))
-
-
-def sql_literal(text: str) -> str:
-    """A SQL string literal (single quotes doubled).
-
-    Examples:
-        >>> sql_literal("/data/o'brien.parquet")
-        "'/data/o''brien.parquet'"
-    """
-    return "'" + text.replace("'", "''") + "'"
-
-
-@attrs.define
-class Staging:
-    """Tables uploaded so that the database can read upstream data it does not hold."""
-
-    client: Client
-    schema: str | None
-    owner: str
-    made: list[tuple[str, str]] = attrs.field(factory=list)  # (prefix, name)
-
-    def upload(self, upstream: str, data: Any) -> str:
-        prefix = _stage_prefix(self.owner, upstream)
-        name = f"{prefix}{os.urandom(4).hex()}"
-        self.made.append((prefix, name))
-        self.client.upload(data, self.schema, name)
-        return self.client.qualified(self.schema, name)
-
-    def discard(self) -> None:
-        """Drop what this run uploaded (the previous product keeps its own tables)."""
-        _drop(self.client, self.schema, [name for _, name in self.made])
-
-    def prune(self, keep: bool) -> None:
-        """Drop earlier runs' staged tables, and this run's too unless a view still reads them."""
-        if not self.made:
-            return
-        prefixes = tuple({p for p, _ in self.made})
-        mine = {name for _, name in self.made} if keep else set()
-        names = [n for n in self.client.relations(self.schema) if n.startswith(prefixes)]
-        _drop(self.client, self.schema, [n for n in names if n not in mine])
-
-
-def _stage_prefix(owner: str, upstream: str) -> str:
-    base = f"{owner}__{upstream}"
-    if len(base.encode()) > 40:  # identifiers end at 63 bytes
-        digest = xxhash.xxh3_64_hexdigest(base.encode())[:10]
-        base = f"{owner.encode()[:20].decode(errors='ignore')}_{digest}"
-    return f"{base}__stage_"
-
-
-def _drop(client: Client, schema: str | None, names: Iterable[str]) -> None:
     for name in names:
         client.execute(f"DROP TABLE IF EXISTS {client.qualified(schema, name)}")
 
 
-def _file_kind(path: pathlib.Path, field: str) -> str:
-    if path.is_dir():
-        return "directory"
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".csv"):
-        return suffix[1:]
-    raise AssetTypeError(
-        f"upstream {field!r} is stored as {path.name!r}, which SQL cannot read; store it as "
-        "Parquet (io='parquet') or CSV"
-    )
+def write_batches(
+    batches: Generator[pa.RecordBatch, None, None],
+    location: str | os.PathLike[str],
+    compression: str = "zstd",
+) -> int:
+    """Write record batches to a Parquet file at ``location`` atomically; return the rows.
 
-
-def _duckdb_scan(path: pathlib.Path, field: str) -> str:
-    kind = _file_kind(path, field)
-    if kind == "directory":  # a Directory product or every partition of an asset
-        glob = sql_literal(str(path.resolve() / "**" / "*.parquet"))
-        return f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
-    reader = "read_parquet" if kind == "parquet" else "read_csv"
-    return f"{reader}({sql_literal(str(path.resolve()))})"
-
-
-def _read_file(path: pathlib.Path, field: str) -> Any:
-    import polars as pl
-
-    kind = _file_kind(path, field)
-    if kind == "directory":
-        return pl.scan_parquet(path / "**" / "*.parquet", hive_partitioning=True).collect()
-    return pl.read_parquet(path) if kind == "parquet" else pl.read_csv(path)
-
-
-def format_location(identity: str, schema: str | None, table: str) -> str:
-    """``<identity>#<schema>.<table>``, with ``.``, ``#`` and ``%`` in names percent-encoded.
+    Each batch is one row group; memory holds one batch. The file is written
+    beside ``location`` and renamed into place, and removed if a batch fails.
+    The batches must share the first one's schema (``Client.iter_batches`` does).
 
     Examples:
-        >>> format_location("duckdb::memory:", "main", "a.b")
-        'duckdb::memory:#main.a%2Eb'
+        >>> import pathlib, tempfile
+        >>> from assetry.clients import DuckDBClient
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.parquet"
+        >>> write_batches(DuckDBClient(":memory:").iter_batches("SELECT * FROM range(3)"), out)
+        3
     """
-    relation = _escape(table) if schema is None else f"{_escape(schema)}.{_escape(table)}"
-    return f"{identity}#{relation}"
+    import pyarrow.parquet as pq
 
-
-def parse_location(location: str) -> tuple[str, str | None, str] | None:
-    """``(identity, schema, table)`` of a relation location, or None if it is not one.
-
-    Examples:
-        >>> parse_location("duckdb::memory:#main.a%2Eb")
-        ('duckdb::memory:', 'main', 'a.b')
-    """
-    identity, mark, relation = location.rpartition("#")
-    parts = relation.split(".")
-    if not mark or len(parts) > 2 or not all(parts):
-        return None
-    if len(parts) == 1:
-        return identity, None, unquote(parts[0])
-    return identity, unquote(parts[0]), unquote(parts[1])
-
-
-def _escape(name: str) -> str:
-    return quote(name, safe="").replace(".", "%2E")
+    rows = 0
+    with atomic_path(location) as tmp, contextlib.closing(batches) as it:
+        first = next(it, None)
+        if first is None:  # a file needs a schema, which only a batch carries
+            raise StorageError(
+                f"no record batch to write to {str(location)!r}; give at least one, if empty"
+            )
+        with pq.ParquetWriter(tmp, first.schema, compression=compression) as writer:
+            for batch in itertools.chain([first], it):
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows

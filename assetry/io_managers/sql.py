@@ -1,12 +1,12 @@
 """IO managers that keep a frame as a table in a database: DuckDB, or any client.
 
-A product's location names the database and the relation:
-``<client identity>#<schema>.<table>`` (``duckdb:/abs/db.duckdb#main.flights``,
-``postgresql://127.0.0.1:5432/test#public.flights``); a ``.``, ``#`` or ``%``
-inside a name is percent-encoded, and without a schema the part after ``#`` is
-the table alone. The managers own that format and the conversion of values;
-every statement is the client's (:mod:`assetry.clients`). They never touch the
-catalog.
+A product's location names the database and the relation, in the one format
+of :mod:`assetry.io_managers.locations` (``duckdb:/abs/db.duckdb#main.flights``,
+``postgresql://127.0.0.1:5432/test#public.flights``). ``schema=`` and ``table=``
+are checked when a manager is built, so a name assetry would refuse fails before
+any statement. The managers own the conversion of values (frame kinds are
+:mod:`assetry._frames`'s); every statement is the client's (:mod:`assetry.clients`).
+They never touch the catalog.
 """
 
 from __future__ import annotations
@@ -14,17 +14,18 @@ from __future__ import annotations
 import abc
 import pathlib
 from typing import Any, ClassVar
-from urllib.parse import quote, unquote
 
 import attrs
 
 from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
 from assetry.clients import Client, DuckDBClient
-from assetry.clients.dialects import check_identifier
-from assetry.errors import AssetTypeError, StorageError
+from assetry.clients.identifiers import check_identifier
+from assetry.errors import AssetTypeError
 from assetry.io_managers.base import IOManager, Observation, Stored
+from assetry.io_managers.locations import format_location, relation_at
+from assetry.io_managers.relations import Location, RelationRef, declared_name
 
-__all__ = ["DuckDBTable", "SQLTable"]
+__all__ = ["DuckDBTable", "SQLTable", "table_frame"]
 
 
 class _TableManager(IOManager):
@@ -39,21 +40,20 @@ class _TableManager(IOManager):
         """The client that runs this manager's statements."""
 
     def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
-        table = check_identifier(self.table or name)
+        dialect = self.client.dialect
+        table = check_identifier(self.table or name, dialect)
         if partition is not None:
-            table = check_identifier(f"{table}__{partition}")
-        return _format_location(self.client.identity(), self.schema, table)
+            table = check_identifier(f"{table}__{partition}", dialect)
+        return format_location(self.client.identity(), self.schema, table)
 
     def save(self, value: Any, location: str) -> Stored:
         schema, table = self._relation(location)
-        frame = _frame(value, type(self).__name__)
+        frame = table_frame(value, type(self).__name__)
         rows = self.client.upload(frame, schema, table)
         return Stored(location=location, rows=rows, bytes=None, schema=frame_schema(frame))
 
     def load(self, location: str, annotation: Any = None) -> Any:
         import polars as pl
-
-        from assetry.io_managers.relations import Location, RelationRef
 
         if annotation is Location:  # a SQL asset reads this table in place
             schema, table = self._relation(location)
@@ -74,17 +74,8 @@ class _TableManager(IOManager):
         return None if found is None else Observation(data_fingerprint=found, stat_key=None)
 
     def _relation(self, location: str) -> tuple[str | None, str]:
-        identity = self.client.identity()
-        base, mark, relation = location.rpartition("#")
-        parts = relation.split(".")
-        if not mark or base != identity or len(parts) > 2:
-            raise StorageError(
-                f"location {location!r} is not a table of {identity}; expected "
-                f"'{identity}#<schema>.<table>' (was the product written by another manager?)"
-            )
-        if len(parts) == 1:
-            return None, unquote(parts[0])
-        return unquote(parts[0]), unquote(parts[1])
+        found = relation_at(location, self.client.identity())
+        return found.schema, found.table
 
 
 @attrs.frozen
@@ -103,8 +94,8 @@ class SQLTable(_TableManager):
     """
 
     client: Client = attrs.field(validator=lambda _, __, value: _check_client(value))
-    schema: str | None = None
-    table: str | None = None
+    schema: str | None = attrs.field(default=None, validator=declared_name)
+    table: str | None = attrs.field(default=None, validator=declared_name)
     short_name: ClassVar[str] = "sql_table"
 
     def settings(self) -> dict[str, Any]:
@@ -136,8 +127,8 @@ class DuckDBTable(_TableManager):
     """
 
     database: str = attrs.field(converter=_absolute)
-    schema: str = "main"
-    table: str | None = None
+    schema: str = attrs.field(default="main", validator=declared_name)
+    table: str | None = attrs.field(default=None, validator=declared_name)
     _client: DuckDBClient = attrs.field(init=False, eq=False, repr=False)
     short_name: ClassVar[str] = "duckdb_table"
 
@@ -154,28 +145,22 @@ class DuckDBTable(_TableManager):
         return {"database": self.database, "schema": self.schema, "table": self.table}
 
 
-def _format_location(identity: str, schema: str | None, table: str) -> str:
-    relation = _escape(table) if schema is None else f"{_escape(schema)}.{_escape(table)}"
-    return f"{identity}#{relation}"
+def table_frame(value: Any, manager: str) -> Any:
+    """The frame a table manager stores: Arrow as it is, any other frame as eager polars.
 
+    An Arrow table stays Arrow, so DuckDB scans its buffers without a copy.
 
-def _escape(name: str) -> str:
-    return quote(name, safe="").replace(".", "%2E")
-
-
-def _frame(value: Any, manager: str) -> Any:
-    import polars as pl
-
-    if isinstance(value, pl.LazyFrame):
-        return value.collect()
-    if isinstance(value, pl.DataFrame):
+    Examples:
+        >>> import polars as pl
+        >>> table_frame(pl.LazyFrame({"a": [1]}), "SQLTable").height
+        1
+    """
+    kind = load_kind(type(value))
+    if kind == "arrow":
         return value
-    module, name = type(value).__module__, type(value).__name__
-    if module.startswith("pyarrow") and name == "Table":
-        return value
-    if module.startswith("pandas") and name == "DataFrame":
+    if kind in ("polars", "lazy", "pandas"):
         return to_polars(value)
     raise AssetTypeError(
-        f"{manager} stores data frames, but the value is {name}; "
+        f"{manager} stores data frames, but the value is {type(value).__name__}; "
         "return a polars, Arrow or pandas frame, or choose another io="
     )

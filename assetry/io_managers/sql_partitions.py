@@ -7,10 +7,10 @@ transaction: ``DELETE ... WHERE <column> = <key>`` and ``INSERT ... SELECT``
 from a staging table the client uploaded first. A run that fails, or an insert
 the database refuses, leaves every partition as it was.
 
-A product's location is ``<client identity>#<schema>.<table>?<column>=<key>``.
-The manager owns that format and the statements above; connections, quoting
-and uploads are the client's (:mod:`assetry.clients`). It never touches the
-catalog.
+A product's location is ``<client identity>#<schema>.<table>?<column>=<key>``,
+in the one format of :mod:`assetry.io_managers.locations`. The manager owns the
+statements above; connections, quoting and uploads are the client's
+(:mod:`assetry.clients`). It never touches the catalog.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ import re
 import threading
 import uuid
 from typing import Any, ClassVar
-from urllib.parse import quote, unquote
 
 import attrs
 
 from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
-from assetry.clients.base import Client
+from assetry.clients import Client
 from assetry.errors import AssetTypeError, ClientError, StorageError
 from assetry.io_managers.base import IOManager, Observation, PartitionedProduct, Stored
+from assetry.io_managers.locations import format_location, relation_at
+from assetry.io_managers.relations import declared_name
+from assetry.io_managers.sql import table_frame
 
 __all__ = ["PartitionedTable"]
 
@@ -68,8 +70,8 @@ class PartitionedTable(IOManager):
     """
 
     client: Client = attrs.field(validator=attrs.validators.instance_of(Client))  # type: ignore[type-abstract]
-    schema: str | None = None
-    table: str | None = None
+    schema: str | None = attrs.field(default=None, validator=declared_name)
+    table: str | None = attrs.field(default=None, validator=declared_name)
     short_name: ClassVar[str] = "partitioned_table"
     stores_frames: ClassVar[bool] = True
 
@@ -83,14 +85,12 @@ class PartitionedTable(IOManager):
                 "use SQLTable for an unpartitioned asset"
             )
         column, _, key = partition.partition("=")
-        relation = _escape(self.table or name)
-        if self.schema is not None:
-            relation = f"{_escape(self.schema)}.{relation}"
-        return f"{self.client.identity()}#{relation}?{_checked(column, key)}"
+        table = self.table or name
+        return format_location(self.client.identity(), self.schema, table, _checked(column, key))
 
     def save(self, value: Any, location: str) -> Stored:
         schema, table, column, key = self._parse(location)
-        frame = _with_key(_frame(value), column, key, location)
+        frame = _with_key(to_polars(table_frame(value, "PartitionedTable")), column, key, location)
         client = self.client
         staging = f"{table[:32]}__assetry_p{uuid.uuid4().hex[:12]}"
         target = client.qualified(schema, table)
@@ -99,7 +99,8 @@ class PartitionedTable(IOManager):
         try:
             with _table_lock((client.identity(), schema, table)):
                 self._ensure_table(schema, table, staging)
-                with client._transaction(f"replacing partition {key!r} of {target}", write=True) as cur:
+                action = f"replacing partition {key!r} of {target}"
+                with client.transaction(action, write=True) as cur:
                     cur.execute(f"DELETE FROM {target} WHERE {client.quote(column)} = '{key}'")
                     cur.execute(
                         f"INSERT INTO {target} ({names}) SELECT {names} "
@@ -146,19 +147,10 @@ class PartitionedTable(IOManager):
     # -- helpers ---------------------------------------------------------------------------
 
     def _parse(self, location: str) -> tuple[str | None, str, str, str]:
-        identity = self.client.identity()
-        base, mark, rest = location.rpartition("#")
-        relation, qmark, where = rest.partition("?")
-        column, _, key = where.partition("=")
-        parts = relation.split(".")
-        if not mark or base != identity or not qmark or len(parts) > 2:
-            raise StorageError(
-                f"location {location!r} is not a partition of a table of {identity}; expected "
-                f"'{identity}#<schema>.<table>?<column>=<key>'"
-            )
+        found = relation_at(location, self.client.identity(), "partition of a table", True)
+        column, _, key = str(found.partition).partition("=")
         _checked(column, key)
-        schema = unquote(parts[0]) if len(parts) == 2 else None
-        return schema, unquote(parts[-1]), column, key
+        return found.schema, found.table, column, key
 
     def _ensure_table(self, schema: str | None, table: str, staging: str) -> None:
         client = self.client
@@ -198,10 +190,6 @@ class PartitionedTable(IOManager):
         frame = self._rows(schema, table, column, keys)
         if frame is None:
             raise StorageError(f"table {self.client.qualified(schema, table)} does not exist")
-        if kind == "lazy":
-            return frame.lazy()
-        if kind == "arrow":
-            return frame.to_arrow()
         return convert_frame(frame, kind, what)
 
 
@@ -220,24 +208,6 @@ def _checked(column: str, key: str) -> str:
             "keys of letters, digits, _ . -"
         )
     return f"{column}={key}"
-
-
-def _escape(name: str) -> str:
-    return quote(name, safe="").replace(".", "%2E")
-
-
-def _frame(value: Any) -> Any:
-    import polars as pl
-
-    if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
-        return to_polars(value)
-    module, name = type(value).__module__, type(value).__name__
-    if module.startswith(("pyarrow", "pandas")) and name in ("Table", "DataFrame"):
-        return to_polars(value)
-    raise AssetTypeError(
-        f"PartitionedTable stores data frames, but the value is {name}; return a polars, "
-        "Arrow or pandas frame, or choose another io="
-    )
 
 
 def _with_key(frame: Any, column: str, key: str, location: str) -> Any:
