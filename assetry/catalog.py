@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from assetry.errors import CatalogError, StorageError
+from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import DEFAULT_CATALOG, connect, lock_holders, read_records
 
 __all__ = ["Catalog"]
@@ -72,7 +73,14 @@ class Catalog:
         )
 
     def records(self) -> dict[tuple[str, str | None], dict[str, Any]]:
-        """The ``assets`` table keyed by (asset, partition); empty for a new catalog."""
+        """The ``assets`` table keyed by (asset, partition); empty for a new catalog.
+
+        Rows are as stored: no IO manager is rebuilt until a product is loaded.
+
+        Examples:
+            >>> Catalog("no/such/catalog.duckdb").records()
+            {}
+        """
         if not self.path.exists():
             return {}
         con = connect(self.path, read_only=True)
@@ -87,8 +95,6 @@ class Catalog:
         Examples:
             >>> Catalog("data/catalog.duckdb").load("delays")  # doctest: +SKIP
         """
-        import cloudpickle
-
         records = self.records()
         record = records.get((name, partition))
         if record is None and partition is None:
@@ -101,7 +107,8 @@ class Catalog:
                 f"asset {name!r} has no stored product in catalog {str(self.path)!r}; "
                 f"stored assets: {', '.join(known) or 'none'}"
             )
-        io = cloudpickle.loads(record["io_pickle"])
+        # Only this row's manager is rebuilt: reading the records decodes none.
+        io = CatalogForm.from_row(record).rebuild(name)
         return io.load(record["location"], as_type)
 
     def status(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None, partitions: bool = False) -> Any:

@@ -13,6 +13,7 @@ import pytest
 from conftest import held_catalog
 
 from assetry import Catalog, CatalogError, materialize
+from assetry.records import SCHEMA_VERSION
 
 DRIVER = """
 import importlib.util, json, sys
@@ -182,7 +183,7 @@ def test_reader_inside_the_running_process_shares_the_catalog(files):
     """)
     result = materialize(mod, root=files.root, executor="sync")
     assert result.materialized == ["one"]
-    assert mod.SEEN == ["1", "CatalogError"]
+    assert mod.SEEN == [str(SCHEMA_VERSION), "CatalogError"]
     con = duckdb.connect(str(files.catalog), read_only=True)
     assert con.execute("SELECT count(*) FROM runs").fetchall() == [(1,)]
     con.close()

@@ -22,7 +22,8 @@ the asset's fingerprint). It has symmetric verbs:
   may do better (Parquet scans every partition at once).
 
 This module owns the protocol and shared helpers for file products; it never
-touches the catalog.
+touches the catalog (how the catalog keeps a manager, by class path and
+``catalog_settings()``, is :mod:`assetry.io_managers.catalog_form`).
 """
 
 from __future__ import annotations
@@ -155,6 +156,21 @@ class IOManager(abc.ABC):
         if client is not None and hasattr(client, "without_secrets"):
             return attrs.evolve(self, client=client.without_secrets())  # type: ignore[misc]
         return self
+
+    def catalog_settings(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this manager: every ``init`` field by default.
+
+        The catalog keeps them as JSON beside the class path
+        (:class:`~assetry.io_managers.catalog_form.CatalogForm`).
+        A manager with a setting JSON cannot hold overrides this and accepts what it
+        returns in ``__init__``, or is kept as a pickle.
+
+        Examples:
+            >>> from assetry.io_managers import Parquet
+            >>> Parquet().catalog_settings()
+            {'compression': 'zstd'}
+        """
+        return {f.alias: getattr(self, f.name) for f in attrs.fields(type(self)) if f.init}  # type: ignore[arg-type]
 
     def describe(self) -> str:
         """A one-line description for the catalog's ``io`` column."""

@@ -1,5 +1,9 @@
 """The DuckDB catalog file: its tables, opening it, one writer at a time, crash marks.
 
+The tables are data (``TABLES``: table -> ``{column: type}``, the DDL rendered
+from it); a file written by an earlier assetry is brought up to date on open by
+the ordered ``MIGRATIONS``, which only ever add columns.
+
 This package owns the file and its rows, nothing else: it never imports the
 engine, the assets, the IO managers or the clients. Deciding freshness is the
 planner's job (:mod:`assetry.engine.planner`); the public face users query is
@@ -11,21 +15,18 @@ from __future__ import annotations
 import json
 
 from assetry.records._locks import lock_holders, pid_alive
-from assetry.records._open import (
-    SCHEMA_VERSION,
-    TABLES,
-    connect,
-    corrupt_error,
-    read_records,
-    wait_seconds,
-)
+from assetry.records._migrations import MIGRATIONS, SCHEMA_VERSION, Migration
+from assetry.records._open import connect, corrupt_error, read_records, wait_seconds
+from assetry.records._schema import TABLES
 from assetry.records._writer import CatalogWriter
 
 __all__ = [
     "DEFAULT_CATALOG",
+    "MIGRATIONS",
     "SCHEMA_VERSION",
     "TABLES",
     "CatalogWriter",
+    "Migration",
     "connect",
     "corrupt_error",
     "dumps_upstream",

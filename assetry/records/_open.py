@@ -1,9 +1,10 @@
 """Opening the catalog file: its schema and version, one writer at a time, crash recovery.
 
-It owns the tables (created and versioned here), the bounded wait while
-another process or thread holds the file, telling a held file from a damaged
-one, and marking runs of dead processes ``crashed``. It knows nothing of runs'
-contents, of products or of freshness.
+It owns creating and migrating the tables on open (their shape is
+:mod:`assetry.records._schema`, the steps :mod:`assetry.records._migrations`),
+the bounded wait while another process or thread holds the file, telling a
+held file from a damaged one, and marking runs of dead processes ``crashed``.
+It knows nothing of runs' contents, of products or of freshness.
 """
 
 from __future__ import annotations
@@ -17,38 +18,10 @@ from typing import Any
 
 from assetry.errors import CatalogError
 from assetry.records._locks import pid_alive
+from assetry.records._migrations import SCHEMA_VERSION, migrate
+from assetry.records._schema import TABLES, create_table
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "connect", "corrupt_error", "read_records", "wait_seconds"]
-
-#: Bumped when a table changes; a catalog from a newer version is refused.
-SCHEMA_VERSION = 1
-
-TABLES = {
-    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
-    "runs": (
-        "run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, "
-        "n_materialized INTEGER, n_skipped INTEGER, n_failed INTEGER, n_blocked INTEGER, "
-        "root VARCHAR, executor VARCHAR, pid INTEGER"
-    ),
-    "materializations": (
-        "run_id VARCHAR, asset VARCHAR, partition VARCHAR, status VARCHAR, reason VARCHAR, "
-        "fingerprint VARCHAR, code_fingerprint VARCHAR, data_fingerprint VARCHAR, "
-        "started_at TIMESTAMP, duration_s DOUBLE, rows BIGINT, bytes BIGINT, location VARCHAR, "
-        "error VARCHAR, attempts INTEGER"
-    ),
-    "assets": (
-        "asset VARCHAR, partition VARCHAR, fingerprint VARCHAR, code_fingerprint VARCHAR, "
-        "config_fingerprint VARCHAR, io_fingerprint VARCHAR, upstream VARCHAR, "
-        "data_fingerprint VARCHAR, stat_key VARCHAR, io VARCHAR, io_pickle BLOB, "
-        "location VARCHAR, rows BIGINT, bytes BIGINT, schema VARCHAR, updated_at TIMESTAMP, "
-        "run_id VARCHAR"
-    ),
-    "dependencies": "asset VARCHAR, upstream VARCHAR",
-    "checks": (
-        'run_id VARCHAR, asset VARCHAR, partition VARCHAR, "check" VARCHAR, passed BOOLEAN, '
-        "blocking BOOLEAN, detail VARCHAR"
-    ),
-}
+__all__ = ["connect", "corrupt_error", "read_records", "wait_seconds"]
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 #: DuckDB's words for "another process holds the file" (not "block", which corruption uses).
@@ -68,7 +41,8 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
     One writer at a time: DuckDB's file lock between processes, a lock per file
     between the threads of one process (released when the connection closes).
     Others wait with a bounded backoff, readers too. A writer creates the
-    schema and marks runs left ``running`` by a dead process as ``crashed``
+    tables or migrates an older file (so does a reader, when no one else holds
+    it) and marks runs left ``running`` by a dead process as ``crashed``
     (their roots are the connection's ``crashed_roots``, for the engine to sweep). In
     a process that already holds the catalog read-write, a reader shares that
     database inside a read-only transaction.
@@ -95,7 +69,11 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         con = _open(path, read_only, deadline, wait)
         try:
             if slot is None:
-                _check_version(con, path)
+                found = _check_version(con, path)
+                if found is not None and found < SCHEMA_VERSION:
+                    con.close()  # DuckDB opens no writer beside a reader of this process
+                    _upgrade(path)
+                    con = _open(path, read_only, deadline, wait)
             else:
                 _ensure_schema(con, path)
                 if not slot.nested:  # a nested writer (a hook of a live run) recovers nothing
@@ -103,6 +81,9 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         except duckdb.Error as exc:
             con.close()
             raise corrupt_error(path, str(exc)) from exc
+        except CatalogError:
+            con.close()  # a newer schema, a failed migration: nothing of this open stays
+            raise
     except BaseException:
         if slot is not None:
             slot.release()
@@ -212,32 +193,80 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _check_version(con: Any, path: pathlib.Path) -> None:
+def _check_version(con: Any, path: pathlib.Path) -> int | None:
+    """The file's schema version (None for a new file); refuse one from a newer assetry."""
     import duckdb
 
     try:
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     except duckdb.CatalogException:
-        return  # a new file: no meta table yet
-    row = rows[0] if rows else None
-    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        return None  # a new file: no meta table yet
+    if not rows:
+        return None
+    found = int(rows[0][0])
+    if found > SCHEMA_VERSION:
         con.close()
         raise CatalogError(
-            f"catalog {str(path)!r} has schema version {row[0]}, newer than this assetry "
+            f"catalog {str(path)!r} has schema version {found}, newer than this assetry "
             f"understands ({SCHEMA_VERSION}); upgrade assetry"
         )
+    return found
 
 
 def _ensure_schema(con: Any, path: pathlib.Path) -> None:
-    _check_version(con, path)
+    """Create the tables of a new file, or migrate an older one, in one transaction."""
+    found = _check_version(con, path)
+    if found == SCHEMA_VERSION:
+        return  # the usual open: nothing to write
+    import duckdb
+
     con.execute("BEGIN")
-    for table, columns in TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-    con.execute(
-        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-        [str(SCHEMA_VERSION)],
-    )
+    try:
+        for table in TABLES:
+            con.execute(create_table(table))
+        try:
+            # A new file's tables are already whole: its migrations only add what exists.
+            migrate(con, found or 1)
+        except duckdb.Error as exc:
+            raise CatalogError(
+                f"catalog {str(path)!r} could not be migrated from schema version {found} to "
+                f"{SCHEMA_VERSION} ({_first_line(str(exc))}); nothing was changed: report it, "
+                f"or move it aside with Catalog({str(path)!r}).rebuild()"
+            ) from exc
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [str(SCHEMA_VERSION)],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     con.execute("COMMIT")
+
+
+def _upgrade(path: pathlib.Path) -> None:
+    """Migrate an older file for a reader, if no one holds it and it may be written.
+
+    A reader cannot migrate through its read-only connection. A writer that
+    holds the file migrates it on its own open, and a file the user may not
+    write is read in its older shape (every reader copes with missing columns).
+    """
+    import duckdb
+
+    try:
+        slot = _Slot(path, 0)
+    except CatalogError:
+        return  # another thread of this process writes it, and migrated it on open
+    try:
+        con = _open(path, False, time.monotonic(), 0)
+        try:
+            _ensure_schema(con, path)
+        finally:
+            con.close()
+    except (CatalogError, duckdb.Error):
+        return  # held by another process, or not writable: read it as it is
+    finally:
+        slot.release()
 
 
 def _recover_crashed(con: Any) -> tuple[str, ...]:

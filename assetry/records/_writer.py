@@ -6,15 +6,13 @@ It owns only turning queued rows into transactions on a connection that
 
 from __future__ import annotations
 
-import functools
 import queue
-import re
 import threading
 import time
 from typing import Any
 
 from assetry.errors import CatalogError
-from assetry.records._open import TABLES
+from assetry.records._schema import TABLES
 
 __all__ = ["CatalogWriter"]
 
@@ -121,7 +119,9 @@ def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
                 "(SELECT unnest(?::VARCHAR[]), coalesce(unnest(?::VARCHAR[]), chr(0)))",
                 [[r["asset"] for r in rows], [r.get("partition") for r in rows]],
             )
-        types = _column_types(table)
+        types = TABLES.get(table)
+        if types is None:
+            raise CatalogError(f"the catalog has no table {table!r}; tables: {', '.join(TABLES)}")
         columns = sorted({c for r in rows for c in r})
         unknown = [c for c in columns if c not in types]
         if unknown:
@@ -130,14 +130,3 @@ def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
         con.execute(
             f"INSERT INTO {table} BY NAME SELECT {select}", [[r.get(c) for r in rows] for c in columns]
         )
-
-
-#: One column definition, at the start of each comma-separated part: name, then type.
-_COLUMN = re.compile(r'\s*"?(\w+)"?\s+(\w+(?:\([^)]*\))?)')
-
-
-@functools.cache
-def _column_types(table: str) -> dict[str, str]:
-    parts = re.split(r",(?![^(]*\))", TABLES[table])  # commas outside parentheses
-    matches = (_COLUMN.match(part) for part in parts)
-    return {m.group(1): m.group(2) for m in matches if m is not None}

@@ -1,0 +1,80 @@
+"""The ordered migrations that bring a catalog file written by an earlier assetry up to date.
+
+A catalog written by one version opens in every later one: on open, each
+migration newer than the file's ``meta.schema_version`` runs, in order and in
+one transaction with the new version number, so a file is either wholly
+migrated or untouched. The contract allows only added columns, so a migration
+is data: which columns of :data:`assetry.records._schema.TABLES` it adds (their
+types are written there once), plus statements that fill them when an old row
+has something to give. It never touches products.
+
+To change a table: append the column at the end of its table in ``_schema.py``,
+then append a :class:`Migration` here with the next version.
+
+Examples:
+    >>> SCHEMA_VERSION
+    2
+    >>> [m.version for m in MIGRATIONS]
+    [2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from assetry.records._schema import add_column
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
+
+
+@attrs.frozen
+class Migration:
+    """One step of the schema: the version it reaches and the columns it adds, per table."""
+
+    version: int
+    adds: Mapping[str, tuple[str, ...]]
+    why: str
+    #: Statements run after the columns are added (to fill them from older columns).
+    statements: tuple[str, ...] = ()
+
+    def statements_to_run(self) -> list[str]:
+        """Every statement of this step, in order.
+
+        Examples:
+            >>> MIGRATIONS[0].statements_to_run()[0]
+            'ALTER TABLE "materializations" ADD COLUMN IF NOT EXISTS "traceback" VARCHAR'
+        """
+        adds = [add_column(table, column) for table, columns in self.adds.items() for column in columns]
+        return [*adds, *self.statements]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=2,
+        adds={"materializations": ("traceback",), "assets": ("io_class", "io_settings")},
+        why=(
+            "a failed asset keeps its whole traceback (API.md); the IO manager is kept as "
+            "class path + settings instead of a pickle, which breaks when a class moves"
+        ),
+    ),
+)
+
+#: The version of the tables this assetry writes; a catalog from a newer one is refused.
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def migrate(con: Any, found: int) -> list[int]:
+    """Run every migration newer than ``found`` on ``con``; return the versions applied.
+
+    The caller holds the transaction and records the new version in ``meta``.
+    """
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version > found:
+            for statement in migration.statements_to_run():
+                con.execute(statement)
+            applied.append(migration.version)
+    return applied
