@@ -16,7 +16,19 @@ import attrs
 
 from assetry.errors import AssetTypeError
 
-__all__ = ["convert_frame", "frame_schema", "is_arrow_table", "load_kind", "to_polars"]
+__all__ = [
+    "FRAME_KINDS",
+    "convert_frame",
+    "frame_kind",
+    "frame_schema",
+    "is_arrow_table",
+    "load_kind",
+    "polars_frame",
+    "to_polars",
+]
+
+#: The kinds of frame assetry stores and loads, as :func:`load_kind` names them.
+FRAME_KINDS = ("polars", "lazy", "arrow", "pandas")
 
 
 def load_kind(annotation: Any) -> str:
@@ -84,6 +96,38 @@ def convert_frame(df: Any, kind: str, asset: str = "?") -> Any:
     raise AssetTypeError(f"cannot load a frame as {kind!r} for asset {asset!r}")
 
 
+def frame_kind(value: Any) -> str | None:
+    """The kind of frame a value is (one of :data:`FRAME_KINDS`), or None.
+
+    Decided by the value's type, its module and name, as :func:`load_kind`
+    decides for an annotation: nothing is imported.
+
+    Examples:
+        >>> import polars as pl
+        >>> frame_kind(pl.LazyFrame()), frame_kind({"a": 1})
+        ('lazy', None)
+    """
+    kind = load_kind(type(value))
+    return kind if kind in FRAME_KINDS else None
+
+
+def polars_frame(value: Any) -> Any:
+    """A polars frame (eager or lazy) as it is, an Arrow or pandas frame as an eager one, else None.
+
+    Examples:
+        >>> import polars as pl
+        >>> polars_frame(pl.DataFrame({"a": [1]}).to_arrow()).height
+        1
+        >>> polars_frame([1, 2]) is None
+        True
+    """
+    import polars as pl
+
+    if isinstance(value, (pl.DataFrame, pl.LazyFrame)):  # subclasses too
+        return value
+    return to_polars(value) if frame_kind(value) in ("arrow", "pandas") else None
+
+
 def to_polars(value: Any) -> Any:
     """Turn a polars, Arrow or pandas frame into an eager polars DataFrame."""
     import polars as pl
@@ -96,6 +140,7 @@ def to_polars(value: Any) -> Any:
 
 
 def is_arrow_table(value: Any) -> bool:
+    """Whether a value is a ``pyarrow.Table`` (without importing pyarrow)."""
     return type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
+
 import pytest
 
 from assetry import AssetGraphError, asset, materialize
@@ -60,6 +63,67 @@ def test_unknown_option_is_rejected():
         @asset(retry=2)
         def a() -> list:
             return []
+
+
+OPTIONS = [
+    "name", "io", "deps", "schema", "code_version", "cache", "on_finish", "on_failure",
+    "checks", "retries", "description", "tags", "partitions",
+]
+
+
+def test_every_option_is_an_explicit_keyword():
+    """help(asset) shows every option by name; the bare and the called form are two overloads."""
+    params = inspect.signature(asset).parameters
+    assert [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY] == OPTIONS
+    bare, called = typing.get_overloads(asset)
+    assert list(inspect.signature(bare).parameters) == ["fn"]
+    assert list(inspect.signature(called).parameters) == OPTIONS
+
+
+def test_unknown_options_are_all_named_with_the_valid_ones():
+    """Every unknown option is named, and the message lists the options in order."""
+    with pytest.raises(AssetGraphError) as info:
+        asset(retry=2, nme="x")  # type: ignore[call-overload]
+    assert str(info.value) == (
+        "@asset got unknown option(s) 'nme', 'retry'; the options are "
+        + ", ".join(sorted(OPTIONS))
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retries": -1}, r"asset 'a' has retries=-1; give a whole number >= 0"),
+        ({"retries": 1.5}, r"asset 'a' has retries=1.5; give a whole number >= 0"),
+        ({"partitions": "daily"}, r"asset 'a' has partitions='daily'; give DailyPartitions"),
+        ({"io": "feather"}, r"asset 'a' has io='feather', which is neither an IO manager nor one"),
+        ({"deps": [1]}, r"asset 'a' has deps entry 1; give assets or asset names"),
+        ({"checks": [1]}, r"asset 'a': checks= entry 1 is neither a check nor a function"),
+        ({"name": "a b"}, r"asset name 'a b' \(at .*\) is not a valid name"),
+    ],
+    ids=lambda v: ",".join(v) if isinstance(v, dict) else "",
+)
+def test_invalid_option_values_name_the_asset_and_the_value(options, message):
+    """A bad option value is an AssetGraphError naming the asset and the value."""
+    with pytest.raises(AssetGraphError, match=message):
+
+        @asset(**options)
+        def a() -> list:
+            return []
+
+
+def test_defaults_of_the_options():
+    """Options left out take their documented defaults; None for retries or tags is the default."""
+
+    @asset(retries=None, tags=None, deps=None)  # type: ignore[arg-type]
+    def a() -> list:
+        return []
+
+    spec = a.spec
+    assert (spec.name, spec.io, spec.deps, spec.schema, spec.code_version, spec.cache) == (
+        "a", None, (), None, None, True)
+    assert (spec.on_finish, spec.on_failure, spec.checks, spec.retries) == (None, None, (), 0)
+    assert (spec.description, spec.tags, spec.partitions) == (None, {}, None)
 
 
 def test_unknown_parameter_suggests_close_names():

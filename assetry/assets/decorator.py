@@ -12,19 +12,23 @@ import inspect
 import keyword
 import os
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Never, TypeAlias, overload
 
 import attrs
 
+from assetry.checks import Check, as_check
 from assetry.errors import AssetGraphError
 from assetry.io_managers import IOManager, resolve
 from assetry.partitions import Partitions
 
-__all__ = ["Asset", "AssetSpec", "Param", "asset", "check_name"]
+__all__ = ["PARTITION_PARAM", "Asset", "AssetSpec", "CheckLike", "Param", "asset", "check_name"]
 
 #: A parameter with this name receives the partition key (see partitions).
 PARTITION_PARAM = "partition"
+
+#: What ``checks=`` takes: a check, or a function ``value -> bool | CheckResult``.
+CheckLike: TypeAlias = Check | Callable[[Any], Any]
 
 
 @attrs.frozen
@@ -107,7 +111,7 @@ class AssetSpec:
     @property
     def qualname(self) -> str:
         """``module:function`` of the asset's function (``file.py:function`` for a file target)."""
-        module = self.fn.__module__
+        module = self.fn.__module__ or "?"  # None for code exec'd without __name__
         if module.startswith("_assetry_"):  # a file loaded by path (assetry.cli.targets names it so)
             module = os.path.basename(self.fn.__code__.co_filename)
         return f"{module}:{self.fn.__qualname__}"
@@ -141,9 +145,7 @@ def check_name(name: Any, where: str = "") -> None:
         )
 
 
-def _checks(checks: Any, owner: str) -> tuple[Any, ...]:
-    from assetry.checks import as_check
-
+def _checks(checks: Any, owner: str) -> tuple[Check, ...]:
     if checks is None:
         return ()
     if not isinstance(checks, (list, tuple)):
@@ -207,16 +209,74 @@ class Asset:
         return f"<asset {self.spec.name!r} ({self.spec.qualname})>"
 
 
-_OPTIONS = {
-    "name", "io", "deps", "schema", "code_version", "cache", "on_finish", "on_failure",
-    "checks", "retries", "description", "tags", "partitions",
-}
+@overload
+def asset(fn: Callable[..., Any], /) -> Asset: ...
 
 
-def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+@overload
+def asset(
+    *,
+    name: str | None = None,
+    io: IOManager | str | None = None,
+    deps: Iterable[Asset | str] | None = None,
+    schema: Mapping[str, Any] | None = None,
+    code_version: str | None = None,
+    cache: bool = True,
+    on_finish: Callable[..., Any] | None = None,
+    on_failure: Callable[..., Any] | None = None,
+    checks: CheckLike | Sequence[CheckLike] | None = None,
+    retries: int = 0,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    partitions: Partitions | None = None,
+) -> Callable[[Callable[..., Any]], Asset]: ...
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    io: IOManager | str | None = None,
+    deps: Iterable[Asset | str] | None = None,
+    schema: Mapping[str, Any] | None = None,
+    code_version: str | None = None,
+    cache: bool = True,
+    on_finish: Callable[..., Any] | None = None,
+    on_failure: Callable[..., Any] | None = None,
+    checks: CheckLike | Sequence[CheckLike] | None = None,
+    retries: int = 0,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    partitions: Partitions | None = None,
+    # Accepts nothing (a type checker rejects any name through the overloads); it is
+    # here so that a misspelt option gets an error listing the options, not a TypeError.
+    **unknown: Never,
+) -> Asset | Callable[[Callable[..., Any]], Asset]:
     """Declare a function as an asset; its parameters name its upstream assets.
 
     Works bare (``@asset``) and with options (``@asset(io="csv", deps=[raw])``).
+
+    Args:
+        fn: The function (bare form only).
+        name: The asset's name; the function's name by default.
+        io: An IO manager, or a short name (``"parquet"``, ``"csv"``, ``"json"``,
+            ``"pickle"``, ``"directory"``); by default chosen from the return
+            annotation, else from the value.
+        deps: Assets or asset names this one depends on without taking their value.
+        schema: ``{column: dtype}`` (or a ``pl.Schema``) checked before the value is stored.
+        code_version: A version string that stands for the code in the fingerprint.
+        cache: False runs the asset on every run, as if it were never fresh.
+        on_finish: Called with an ``AssetContext`` (asset, status, location, rows...)
+            once the asset is materialized.
+        on_failure: Called with an ``AssetContext`` when the asset fails.
+        checks: Checks (:mod:`assetry.checks`) or functions ``value -> bool``, run on
+            the value before it is stored.
+        retries: How many more attempts a failure gets (a type, schema or check
+            failure gets none).
+        description: A sentence shown by the catalog and the UI.
+        tags: Free-form ``{key: value}`` labels.
+        partitions: ``DailyPartitions(...)`` or ``StaticPartitions([...])``.
 
     Examples:
         >>> import polars as pl
@@ -226,17 +286,22 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         >>> carriers.spec.code_version
         '1'
     """
-    unknown = sorted(set(options) - _OPTIONS)
     if unknown:
         raise AssetGraphError(
-            f"@asset got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"@asset got unknown option(s) {', '.join(map(repr, sorted(unknown)))}; "
             f"the options are {', '.join(sorted(_OPTIONS))}"
         )
-    if fn is None:
-        return lambda f: Asset(AssetSpec.from_function(f, **options))
-    return Asset(AssetSpec.from_function(fn, **options))
+
+    def build(f: Callable[..., Any]) -> Asset:
+        return Asset(AssetSpec.from_function(
+            f, name=name, io=io, deps=deps, schema=schema, code_version=code_version,
+            cache=cache, on_finish=on_finish, on_failure=on_failure, checks=checks,
+            retries=retries, description=description, tags=tags, partitions=partitions,
+        ))
+
+    return build if fn is None else build(fn)
 
 
-def specs_of(objs: Sequence[Any]) -> list[AssetSpec]:
-    """The specs of a list of assets (helper for callers that accept both)."""
-    return [o.spec if isinstance(o, Asset) else o for o in objs]
+_OPTIONS = tuple(
+    p.name for p in inspect.signature(asset).parameters.values() if p.kind is p.KEYWORD_ONLY
+)

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from assetry._frames import polars_frame
+
 __all__ = [
     "AcceptedValues",
     "Check",
@@ -72,18 +74,11 @@ class Check(abc.ABC):
 
 
 def _lazy(value: Any) -> Any:
-    import polars as pl
-
-    if isinstance(value, pl.LazyFrame):
-        return value
-    if isinstance(value, pl.DataFrame):
-        return value.lazy()
-    module, name = type(value).__module__, type(value).__name__
-    if module.startswith("pyarrow") and name == "Table":
-        return pl.from_arrow(value).lazy()  # type: ignore[union-attr]
-    if module.startswith("pandas") and name == "DataFrame":
-        return pl.from_pandas(value).lazy()
-    raise TypeError(f"checks of frames need a polars or Arrow frame, but the value is {name}")
+    frame = polars_frame(value)
+    if frame is None:
+        name = type(value).__name__
+        raise TypeError(f"checks of frames need a polars or Arrow frame, but the value is {name}")
+    return frame.lazy()
 
 
 def _columns(frame: Any, wanted: Iterable[str]) -> CheckResult | None:

@@ -10,6 +10,7 @@ import types
 import typing
 from typing import Any
 
+from assetry._frames import is_arrow_table
 from assetry.errors import AssetTypeError, SchemaError
 
 __all__ = ["check_return", "check_schema", "type_name"]
@@ -89,7 +90,7 @@ def check_schema(asset: str, value: Any, schema: Any) -> None:
         actual = dict(value.collect_schema())
     elif isinstance(value, pl.DataFrame):
         actual = dict(value.schema)
-    elif type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table":
+    elif is_arrow_table(value):
         actual = dict(pl.from_arrow(value.schema.empty_table()).schema)  # type: ignore[union-attr]
     else:
         raise SchemaError(

@@ -3,14 +3,17 @@
 An asset is fresh when its fingerprint matches the one the catalog recorded. The
 fingerprint combines the asset's code fingerprint (see :func:`code_fingerprint`),
 its config values, its IO manager's settings and its upstream data fingerprints,
-each reduced to bytes by :func:`encode` and hashed with xxh3-128.
+each reduced to bytes by :func:`encode` and hashed with xxh3-128. A config
+value of a type of the user's own enters through :func:`register`.
 
 The package owns pure functions only and imports nothing of assetry but
 :mod:`assetry.errors`. Apart from reading the source of Python functions
-(:mod:`~assetry.fingerprints._code`, with its disk cache
+(:mod:`~assetry.fingerprints._scan`, with its disk cache
 :mod:`~assetry.fingerprints._scancache`), it does no I/O: it never touches the
 catalog, a product or the network. Inside: :mod:`~assetry.fingerprints._encoding`
-(canonical bytes), :mod:`~assetry.fingerprints._reach` (what code is covered).
+(canonical bytes), :mod:`~assetry.fingerprints._reach` (what code is covered),
+:mod:`~assetry.fingerprints._code` (what one function or class contributes) and
+:mod:`~assetry.fingerprints._scan` (one source file, normalized).
 """
 
 from __future__ import annotations
@@ -20,19 +23,20 @@ from typing import Any
 
 import xxhash
 
-from assetry.fingerprints._encoding import encode, hash_bytes, hash_fields
+from assetry.fingerprints._encoding import encode, hash_bytes, hash_fields, register
 from assetry.fingerprints._reach import code_dependencies, code_fingerprint
 
 __all__ = [
     "asset_fingerprint",
-    "combined_fingerprint",
     "code_dependencies",
     "code_fingerprint",
+    "combined_fingerprint",
     "config_fingerprint",
     "encode",
     "hash_bytes",
     "hash_fields",
     "partition_fingerprint",
+    "register",
 ]
 
 

@@ -1,18 +1,14 @@
-"""Code hashing: what one function or class contributes to a code fingerprint.
+"""Code hashing: what one live function or class contributes to a code fingerprint.
 
-This module owns reading Python source (files, and ``linecache`` for notebook
-cells), scanning each file version once (keyed by size and ``mtime_ns``) into
-normalized definitions, and matching live code objects to them. It writes
-nothing and imports nothing of the user's; :mod:`assetry.fingerprints` decides
-which definitions a function reaches.
+This module owns matching live code objects to the definitions that
+:mod:`~assetry.fingerprints._scan` finds in their source, and the bytecode
+fallback. It writes nothing and imports nothing of the user's;
+:mod:`~assetry.fingerprints._reach` decides which definitions a function reaches.
 
 - A code object is found by ``co_qualname`` and ``co_firstlineno`` (the first
   decorator's line). What is learned is kept while the code object lives: a
   reload or an autoreload (a new ``__code__``) is seen at once, and a file edited
   but not reloaded does not change the fingerprint of the code still running.
-- A file modified after this module was imported, or whose module was imported
-  before it, may no longer be the source of the running code: it is compiled
-  once per version and its code objects compared with the live ones.
 - Without matching source (``exec``, a lambda built at run time, an edited file
   not reloaded), the bytecode is hashed: ``co_code``, constants, names and
   variable names, nested code recursively. That ignores comments and positions,
@@ -20,48 +16,20 @@ which definitions a function reaches.
 """
 
 from __future__ import annotations
-import __future__
 
-import ast
 import functools
-import gc
-import linecache
-import operator
-import os
 import sys
-import threading
-import time
-import tokenize
 import types
 import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import xxhash
-
-from assetry.fingerprints import _scancache
+from assetry.fingerprints import _scan
 from assetry.fingerprints._encoding import encode
 
 __all__ = ["Info", "class_info", "function_info", "methods", "unwrap"]
 
-_FUTURE_FLAGS = functools.reduce(
-    operator.or_, (getattr(__future__, n).compiler_flag for n in __future__.all_feature_names)
-)
-# A file last modified before this moment (less slack for coarse file-system
-# clocks), and not imported before it, is the source of the code loaded from it.
-_TRUSTED_BEFORE_NS = time.time_ns() - 2_000_000_000
-_PRELOADED = frozenset(
-    f for m in list(sys.modules.values()) if isinstance(f := getattr(m, "__file__", None), str)
-)
-_FIELDS = {c: c._fields for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.AST)}
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_DOC_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_BLOCKS = ("body", "orelse", "handlers", "finalbody", "cases")
 _SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
-_AMBIGUOUS: Any = object()
-_LOCK = threading.Lock()
-
-_Chains = frozenset[tuple[str, ...]]
 
 
 class Info(NamedTuple):
@@ -71,263 +39,6 @@ class Info(NamedTuple):
     refs: tuple[tuple[str, ...], ...]  # names and ``module.attr`` chains to resolve
     attr_names: frozenset[str] | None = None  # bytecode only: attributes of user modules
 
-
-class _Def(NamedTuple):
-    """A function or lambda, normalized: digests without and with decorators, loaded names."""
-
-    strip: str
-    keep: str
-    chains: _Chains
-    decorators: _Chains
-
-
-class _ClassDef(NamedTuple):
-    """A class, normalized whole; ``outside``: names loaded by its body outside methods."""
-
-    lines: range
-    digest: str
-    chains: _Chains
-    outside: frozenset[str]
-
-
-class _Source:
-    """One version of one source file: its text, normalized definitions, compiled code.
-
-    The AST lives only while the file is scanned, with collections paused: kept
-    alive, a large module's tree would cost full garbage collections later.
-    """
-
-    def __init__(self, key: Any, text: str | None, check: bool, pin: Any, recent: bool) -> None:
-        self.key, self.text, self.check, self.pin, self.recent = key, text, check, pin, recent
-        self.codes: dict[int, dict[tuple[str, int], list[types.CodeType]]] = {}
-        self._scan(deep=False)  # module level and classes; nested definitions on a miss
-
-    def _scan(self, deep: bool) -> None:
-        if not deep and self.text is not None:
-            cached = _scancache.load(self.text)
-            if cached is not None:
-                funcs_, self.classes = cached
-                self.funcs = {k: _AMBIGUOUS if v is None else v for k, v in funcs_.items()}
-                self.deep = False
-                return
-        self._parse_and_scan(deep)
-        if not deep and self.text is not None:
-            plain = {k: None if v is _AMBIGUOUS else v for k, v in self.funcs.items()}
-            _scancache.store(self.text, (plain, self.classes))
-
-    def _parse_and_scan(self, deep: bool) -> None:
-        funcs: dict[tuple[str, int], Any] = {}
-        classes: dict[str, list[ast.ClassDef]] = {}
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            tree = _parse(self.text)
-            if tree is not None:
-                _index(tree, "", funcs, classes, deep)
-            self.funcs = {k: v if v is _AMBIGUOUS else _def(v) for k, v in funcs.items()}
-            self.classes = {k: [_class_def(c) for c in v] for k, v in classes.items()}
-            self.deep = deep
-            del tree, funcs, classes
-        finally:
-            if enabled:
-                gc.enable()
-
-    def function(self, qualname: str, line: int) -> _Def | None:
-        found = self.funcs.get((qualname, line))
-        if found is None and not self.deep:
-            self._scan(deep=True)
-            found = self.funcs.get((qualname, line))
-        return None if found is _AMBIGUOUS else found
-
-    def klass(self, qualname: str, lines: list[int]) -> _ClassDef | None:
-        if qualname not in self.classes and not self.deep:
-            self._scan(deep=True)
-        found = self.classes.get(qualname, [])
-        inside = [c for c in found if any(n in c.lines for n in lines)]
-        return (inside or found)[-1] if found else None
-
-    def matches(self, code: types.CodeType) -> bool:
-        flags = code.co_flags & _FUTURE_FLAGS
-        if flags not in self.codes:
-            self.codes[flags] = _compiled(self.text or "", flags)
-        candidates = self.codes[flags].get((code.co_qualname, code.co_firstlineno), ())
-        return any(c == code for c in candidates)
-
-
-def _index(node: Any, prefix: str, funcs: dict[Any, Any], classes: dict[str, Any],
-           deep: bool) -> None:
-    """Find definitions under the qualnames Python gives them; shallow: no function bodies."""
-    if isinstance(node, (*_DEFS, ast.Lambda)):
-        qualname = prefix + getattr(node, "name", "<lambda>")
-        decorators = getattr(node, "decorator_list", [])
-        key = (qualname, min([node.lineno, *(d.lineno for d in decorators)]))
-        funcs[key] = node if funcs.get(key, node) is node else _AMBIGUOUS
-        if deep:
-            for child in [*decorators, node.args, getattr(node, "returns", None)]:
-                if child is not None:
-                    _index(child, prefix, funcs, classes, deep)
-            for child in node.body if isinstance(node.body, list) else [node.body]:
-                _index(child, qualname + ".<locals>.", funcs, classes, deep)
-    elif isinstance(node, ast.ClassDef):
-        classes.setdefault(prefix + node.name, []).append(node)
-        for child in [*node.decorator_list, *node.bases, *node.keywords] if deep else []:
-            _index(child, prefix, funcs, classes, deep)
-        for child in node.body:
-            _index(child, f"{prefix}{node.name}.", funcs, classes, deep)
-    else:
-        blocks = (getattr(node, f, None) or [] for f in _BLOCKS)
-        for child in ast.iter_child_nodes(node) if deep else (s for b in blocks for s in b):
-            _index(child, prefix, funcs, classes, deep)
-
-
-def _def(node: Any) -> _Def:
-    text, chains = _normalize(node, skip_decorators=True)
-    decorated, decorators = _normalize(getattr(node, "decorator_list", []))
-    keep = _digest(f"{text}\x00@\x00{decorated}")
-    return _Def(_digest(text), keep, frozenset(chains), frozenset(decorators))
-
-
-def _class_def(node: ast.ClassDef) -> _ClassDef:
-    text, chains = _normalize(node)
-    defs = [s for s in node.body if isinstance(s, _DEFS)]
-    outside = [*node.decorator_list, *node.bases, *(s for s in node.body if s not in defs)]
-    _, loads = _normalize([*outside, *(d for s in defs for d in s.decorator_list)])
-    lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
-    return _ClassDef(lines, _digest(text), frozenset(chains), frozenset(c[0] for c in loads))
-
-
-def _compiled(text: str, flags: int) -> dict[tuple[str, int], list[types.CodeType]]:
-    """Compile a module's source as import does; its code objects by (qualname, first line)."""
-    stack: list[types.CodeType] = []
-    for extra in (0, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT):  # notebook cells may await at top level
-        try:
-            stack = [compile(text, "<assetry>", "exec", flags=flags | extra, dont_inherit=True)]
-            break
-        except (SyntaxError, ValueError):
-            continue
-    found: dict[tuple[str, int], list[types.CodeType]] = {}
-    while stack:
-        code = stack.pop()
-        found.setdefault((code.co_qualname, code.co_firstlineno), []).append(code)
-        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return found
-
-
-_SOURCES: dict[str, _Source] = {}
-
-
-def _source(filename: str, module_globals: dict[str, Any] | None, fresh: bool = False
-            ) -> _Source | None:
-    """The scanned source of a file or notebook cell, re-read only when it changes."""
-    try:
-        stat = os.stat(filename)
-        key, pin = (stat.st_size, stat.st_mtime_ns), None
-    except (OSError, ValueError):
-        stat, pin = None, linecache.getlines(filename, module_globals)  # cells, zip imports
-        if not pin:
-            return None
-        key = (len(pin), id(pin))  # ``pin`` is kept alive, so its id stays unique
-    with _LOCK:
-        old = _SOURCES.get(filename)
-        if old is not None and old.key == key and not (fresh and old.recent):
-            return old
-        text = _read(filename) if pin is None else "".join(pin)
-        if old is not None and old.key == key and text == old.text:
-            return old
-        check = stat is None or stat.st_mtime_ns >= _TRUSTED_BEFORE_NS or filename in _PRELOADED
-        # Scanned within the clock's resolution of its last write: a rewrite may share the key.
-        recent = stat is not None and time.time_ns() - stat.st_mtime_ns < 2_000_000_000
-        source = _SOURCES[filename] = _Source(key, text, check, pin, recent)
-        return source
-
-
-def _read(filename: str) -> str | None:
-    linecache.checkcache(filename)  # so tracebacks and inspect see this version too
-    try:
-        with tokenize.open(filename) as file:  # honours a PEP 263 coding line
-            return file.read()
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        return None
-
-
-def _parse(text: str | None) -> ast.Module | None:
-    try:
-        return None if text is None else ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None  # the live code predates the error: its bytecode is hashed instead
-
-
-def _digest(data: str | bytes) -> str:
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return xxhash.xxh3_128_hexdigest(raw)
-
-
-def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
-    parts = [node.attr]
-    value = node.value
-    while isinstance(value, ast.Attribute):
-        parts.append(value.attr)
-        value = value.value
-    return (value.id, *reversed(parts)) if isinstance(value, ast.Name) else None
-
-
-def _strip_doc(body: list[Any]) -> list[Any]:
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        return body[1:] if isinstance(first.value.value, str) else body
-    return body
-
-
-def _normalize(node: Any, skip_decorators: bool = False) -> tuple[str, set[tuple[str, ...]]]:
-    """Dump nodes like ``ast.dump(include_attributes=False)``, without docstrings.
-
-    Each node type has a fixed list of fields, so the dump needs no closing
-    marks. Also returns the names it loads and the attribute chains on them.
-    """
-    out: list[str] = []
-    chains: set[tuple[str, ...]] = set()
-    add, fields_of = out.append, _FIELDS.get
-
-    def dump(n: Any) -> None:
-        kind = type(n)
-        fields = fields_of(kind)
-        if fields is None:
-            if kind is list:
-                add("[")
-                for item in n:
-                    dump(item)
-                add("]")
-            else:
-                add(repr(n))
-            return
-        add(kind.__name__)
-        if kind is ast.Name:
-            add(n.id)
-            add(type(n.ctx).__name__)
-            if type(n.ctx) is ast.Load:
-                chains.add((n.id,))
-            return
-        if kind is ast.Constant:
-            add(repr(n.value))
-            add(repr(n.kind))
-            return
-        if kind is ast.Attribute and type(n.ctx) is ast.Load and (chain := _chain(n)):
-            chains.add(chain)
-        if kind in _DOC_OWNERS:
-            for field in fields:
-                dump(_strip_doc(n.body) if field == "body" else getattr(n, field))
-            return
-        for field in fields:
-            dump(getattr(n, field))
-
-    if skip_decorators and isinstance(node, _DEFS):
-        add(type(node).__name__)
-        for field in _FIELDS[type(node)]:
-            if field != "decorator_list":
-                dump(_strip_doc(node.body) if field == "body" else getattr(node, field))
-    else:
-        dump(node)
-    return "\x00".join(out), chains
 
 
 def _names(code: types.CodeType, into: set[str]) -> set[str]:
@@ -375,10 +86,10 @@ def function_info(fn: types.FunctionType, keep_decorators: bool) -> Info:
 
 def _from_source(fn: types.FunctionType, keep_decorators: bool, fresh: bool = False) -> Info | None:
     code = fn.__code__
-    source = _source(code.co_filename, fn.__globals__, fresh)
+    source = _scan.source(code.co_filename, fn.__globals__, fresh)
     found = None if source is None else source.function(code.co_qualname, code.co_firstlineno)
     if source is None or found is None or (source.check and not source.matches(code)):
-        retry = source is not None and source.recent and not fresh  # see _source
+        retry = source is not None and source.recent and not fresh  # see _scan.source
         return _from_source(fn, keep_decorators, True) if retry else None
     allowed = _names(code, set(code.co_freevars))  # so a local never stands for a global
     refs = {c for c in found.chains if c[0] in allowed}
@@ -392,7 +103,7 @@ def _from_bytecode(codes: list[types.CodeType], extra: tuple[Any, ...] = ()) -> 
     for code in codes:
         _names(code, names).update(code.co_freevars)
     data = encode((tuple(_code_tuple(c) for c in codes), extra))
-    return Info(_digest(data), tuple((n,) for n in names), frozenset(names))
+    return Info(_scan.digest(data), tuple((n,) for n in names), frozenset(names))
 
 
 def _functions_of(member: Any) -> list[types.FunctionType]:
@@ -428,7 +139,7 @@ def _class_from_source(cls: type, own: list[types.FunctionType]) -> Info | None:
     filename = own[0].__code__.co_filename if own else getattr(module, "__file__", None)
     if not filename:
         return None
-    source = _source(filename, own[0].__globals__ if own else vars(module))
+    source = _scan.source(filename, own[0].__globals__ if own else vars(module))
     lines = [m.__code__.co_firstlineno for m in own]
     found = None if source is None else source.klass(cls.__qualname__, lines)
     codes = [m.__code__ for m in own if m.__code__.co_filename == filename]
@@ -458,5 +169,3 @@ def unwrap(obj: Any) -> tuple[Any, bool]:
             break
         obj = wrapped
     return obj, asset
-
-

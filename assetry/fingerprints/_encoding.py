@@ -2,7 +2,12 @@
 
 Every value is type-tagged and length-prefixed before it is hashed, so two
 different values never share bytes. The encoding is the fingerprint's
-foundation: changing it changes every fingerprint, so tests pin its output.
+foundation: changing it changes every fingerprint, so tests pin its output
+(``tests/test_encoding.py``).
+
+The exact builtins (``int``, ``str``, ``dict``...) are looked up in a dict, the
+hot path; every other type goes through :func:`functools.singledispatch` on its
+MRO, where :func:`register` lets a user add a config type of their own.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import pathlib
 import re
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import xxhash
 
-__all__ = ["encode", "hash_bytes", "hash_fields"]
+__all__ = ["encode", "hash_bytes", "hash_fields", "register"]
+
+T = TypeVar("T")
 
 _LENGTH = struct.Struct("<Q")
 _FLOAT = struct.Struct("<d")
@@ -66,8 +74,40 @@ _EXACT: dict[type, Callable[[Any], bytes]] = {
     decimal.Decimal: lambda v: _frame(b"m", str(v).encode()),
 }
 
-# For subclasses (after enums: an IntEnum is an int); datetime precedes date.
-_BASES = tuple(t for t in _EXACT if t not in (type(None), bool))
+# --- Types without an exact encoder: dispatched on the type's MRO ---------------------------
+
+
+def _enum(value: enum.Enum) -> bytes:
+    return _frame(b"E", encode((type(value).__qualname__, value.name, value.value)))
+
+
+def _polars(value: Any) -> bytes | None:
+    # Recognised by module name, so that encoding never imports polars.
+    module = getattr(type(value), "__module__", "") or ""
+    if module.startswith("polars.datatypes"):
+        return _frame(b"Q", str(value).encode())
+    if module == "polars.schema":
+        return _frame(b"S", encode(tuple(value.items())))
+    return None
+
+
+def _subclass_of(base: type) -> Callable[[Any], bytes]:
+    """The encoder of ``base``'s subclasses: the base's own, after two exceptions.
+
+    An enum member that mixes in ``int`` or ``str`` (``IntEnum``, ``StrEnum``,
+    ``class Color(str, Enum)``) is a member first, although its MRO lists the
+    builtin before ``Enum``; and ``pl.Schema``, a dict, keeps its own tag.
+    """
+    exact = _EXACT[base]
+
+    def encode_subclass(value: Any) -> bytes:
+        if isinstance(value, enum.Enum):
+            return _enum(value)
+        polars = _polars(value)
+        return exact(value) if polars is None else polars
+
+    encode_subclass.__qualname__ = f"encode_{base.__name__}_subclass"
+    return encode_subclass
 
 
 def _fields(value: Any) -> tuple[tuple[str, Any], ...] | None:
@@ -80,33 +120,84 @@ def _fields(value: Any) -> tuple[tuple[str, Any], ...] | None:
     return None
 
 
-def _polars(value: Any) -> bytes | None:
-    module = getattr(type(value), "__module__", "") or ""
-    if module.startswith("polars.datatypes"):
-        return _frame(b"Q", str(value).encode())
-    if module == "polars.schema":
-        return _frame(b"S", encode(tuple(value.items())))
-    return None
-
-
-def _rich(value: Any) -> bytes:
-    qualname = type(value).__qualname__
-    if isinstance(value, enum.Enum):
-        return _frame(b"E", encode((qualname, value.name, value.value)))
+@functools.singledispatch
+def _by_type(value: Any) -> bytes:
+    """Any other object: polars data types, attrs and dataclass fields, else qualname and repr."""
     polars = _polars(value)
     if polars is not None:
         return polars
-    for base in _BASES:
-        if isinstance(value, base):
-            return _EXACT[base](value)
-    if isinstance(value, pathlib.PurePath):
-        return _frame(b"p", encode((qualname, str(value))))
-    if isinstance(value, re.Pattern):
-        return _frame(b"r", encode((value.pattern, value.flags)))
+    qualname = type(value).__qualname__
     fields = _fields(value)
     if fields is not None:
         return _frame(b"A", encode((qualname, fields)))
     return _frame(b"O", encode((qualname, repr(value))))
+
+
+_by_type.register(enum.Enum, _enum)
+for _base in _EXACT.keys() - {type(None), bool}:  # neither can be subclassed
+    _by_type.register(_base, _subclass_of(_base))
+del _base
+_by_type.register(
+    pathlib.PurePath, lambda v: _frame(b"p", encode((type(v).__qualname__, str(v))))
+)
+_by_type.register(re.Pattern, lambda v: _frame(b"r", encode((v.pattern, v.flags))))
+#: Types whose encoding assetry fixes; a user may not register them again.
+_BUILTIN = frozenset(_by_type.registry) | frozenset(_EXACT)
+
+
+@overload
+def register(cls: type[T]) -> Callable[[Callable[[T], Any]], Callable[[T], Any]]: ...
+
+
+@overload
+def register(cls: type[T], func: Callable[[T], Any]) -> Callable[[T], Any]: ...
+
+
+def register(cls: type[T], func: Callable[[T], Any] | None = None) -> Any:
+    """Register how instances of a type of yours enter a fingerprint.
+
+    ``func`` turns a value into a canonical value that stands for it: anything
+    :func:`encode` accepts, typically a tuple or dict of the settings that
+    matter, or bytes. The value is encoded with a tag of its own and the
+    class's qualname, so it never shares bytes with the plain value, nor with
+    another class's. Subclasses are covered too, unless registered themselves
+    (``functools.singledispatch`` decides by the MRO). Use it as a decorator or
+    call it with both arguments; it returns ``func``.
+
+    Without a registration, an attrs or dataclass instance is encoded by its
+    fields and anything else by its ``repr``.
+
+    Args:
+        cls: Your class. Types that assetry encodes itself (``int``, ``dict``,
+            ``Enum``, paths...) cannot be registered again.
+        func: ``value -> canonical value``; it must not return ``value`` itself.
+
+    Examples:
+        >>> class Window:
+        ...     def __init__(self, days: int) -> None:
+        ...         self.days = days
+        >>> @register(Window)
+        ... def _window(value: Window) -> int:
+        ...     return value.days
+        >>> encode(Window(7)) == encode(Window(7)) != encode(Window(8))
+        True
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"register() takes a class, but got {cls!r}")
+    if cls in _BUILTIN:
+        raise TypeError(
+            f"cannot register {cls.__qualname__!r}: assetry encodes it already; "
+            "register a class of your own"
+        )
+    if func is None:
+        return lambda f: register(cls, f)
+    qualname = cls.__qualname__
+
+    def encode_registered(value: Any) -> bytes:
+        return _frame(b"U", encode((qualname, func(value))))
+
+    _by_type.register(cls, encode_registered)
+    return func
 
 
 def encode(value: Any) -> bytes:
@@ -123,12 +214,15 @@ def encode(value: Any) -> bytes:
     for both), dates, datetimes (with their zone), times, timedeltas,
     ``Decimal``, paths, enums (class qualname, member name and value), compiled
     regular expressions, polars data types and ``pl.Schema`` (column order
-    counts), and attrs or dataclass instances (class qualname and fields).
+    counts), attrs or dataclass instances (class qualname and fields), and the
+    types given to :func:`register`. A subclass of a builtin is encoded as the
+    builtin (a namedtuple as a tuple).
 
     Anything else falls back to its type's qualname and ``repr``. That suits
     objects whose ``repr`` shows their settings; a ``repr`` that embeds a memory
     address (``<object at 0x...>``) changes every process, and a truncated one
-    (a large frame) hides changes, so pass such objects' settings instead.
+    (a large frame) hides changes, so :func:`register` such a type, or pass its
+    settings instead.
 
     Examples:
         >>> encode(("ab", "c")) == encode(("a", "bc"))
@@ -136,8 +230,10 @@ def encode(value: Any) -> bytes:
         >>> encode({"a": 1, "b": 2}) == encode({"b": 2, "a": 1})
         True
     """
-    encoder = _EXACT.get(type(value))
-    return encoder(value) if encoder is not None else _rich(value)
+    # The exact builtins skip dispatch: they are nearly every value a fingerprint meets.
+    # Dispatch is on type(), as before, not on a proxy's __class__.
+    cls = type(value)
+    return (_EXACT.get(cls) or _by_type.dispatch(cls))(value)
 
 
 def hash_bytes(data: bytes) -> str:
@@ -160,6 +256,3 @@ def hash_fields(**fields: Any) -> str:
         False
     """
     return hash_bytes(encode(fields))
-
-
-# --- Which user code a function reaches --------------------------------------------------

@@ -25,7 +25,7 @@ import xxhash
 
 __all__ = ["load", "store"]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the scanned definitions' classes moved to assetry.fingerprints._scan
 _SALT = f"assetry-scan-{_FORMAT}-{sys.implementation.cache_tag}-".encode()
 
 

@@ -1,6 +1,9 @@
 """IO managers: how products are stored and loaded.
 
-See :mod:`assetry.io_managers.base` for the protocol a user can implement.
+See :mod:`assetry.io_managers.base` for the protocol a user can implement. This
+module is the package's face; it owns turning ``@asset(io=...)`` into a manager
+(:func:`resolve`, by instance or one of :data:`SHORT_NAMES`) and the default
+manager for an annotation or a value.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from assetry._frames import load_kind
+from assetry._frames import FRAME_KINDS, frame_kind, load_kind
 from assetry.errors import AssetGraphError
 from assetry.io_managers.base import IOManager, Observation, Stored
 from assetry.io_managers.directories import Directory
@@ -18,6 +21,7 @@ from assetry.io_managers.sql import DuckDBTable, SQLTable
 __all__ = [
     "CSV",
     "JSON",
+    "SHORT_NAMES",
     "Directory",
     "DuckDBTable",
     "IOManager",
@@ -31,7 +35,11 @@ __all__ = [
     "resolve",
 ]
 
-_SHORT = {cls.short_name: cls for cls in (Parquet, CSV, JSON, Pickle, Directory)}
+_BY_SHORT_NAME: dict[str, type[IOManager]] = {
+    cls.short_name: cls for cls in (Parquet, CSV, JSON, Pickle, Directory)
+}
+#: The names ``@asset(io=...)`` takes for a manager with default settings, in API.md's order.
+SHORT_NAMES: tuple[str, ...] = tuple(_BY_SHORT_NAME)
 
 
 def resolve(io: IOManager | str | None, asset: str = "?") -> IOManager | None:
@@ -40,21 +48,23 @@ def resolve(io: IOManager | str | None, asset: str = "?") -> IOManager | None:
     Examples:
         >>> resolve("csv")
         CSV(separator=',')
+        >>> SHORT_NAMES
+        ('parquet', 'csv', 'json', 'pickle', 'directory')
     """
     if io is None or isinstance(io, IOManager):
         return io
-    if isinstance(io, str) and io.lower() in _SHORT:
-        return _SHORT[io.lower()]()
+    if isinstance(io, str) and io.lower() in SHORT_NAMES:
+        return _BY_SHORT_NAME[io.lower()]()
     raise AssetGraphError(
         f"asset {asset!r} has io={io!r}, which is neither an IO manager nor one of "
-        f"{sorted(_SHORT)}"
+        f"{sorted(SHORT_NAMES)}"
     )
 
 
 def default_for_annotation(annotation: Any) -> IOManager | None:
     """The default manager for a return annotation, or None to decide from the value."""
     kind = load_kind(annotation)
-    if kind in ("polars", "lazy", "arrow", "pandas"):
+    if kind in FRAME_KINDS:
         return Parquet()
     if kind.startswith("dict:") and kind != "dict:natural":
         return Directory()
@@ -68,15 +78,10 @@ def default_for_annotation(annotation: Any) -> IOManager | None:
 
 def default_for_value(value: Any) -> IOManager:
     """The default manager for a value whose return type was not annotated."""
-    mod = type(value).__module__
-    name = type(value).__name__
-    if (mod.startswith("polars") and name in ("DataFrame", "LazyFrame")) or (
-        mod.startswith(("pyarrow", "pandas")) and name in ("Table", "DataFrame")
-    ):
+    if frame_kind(value) is not None:
         return Parquet()
     if isinstance(value, dict) and value and all(
-        type(v).__module__.startswith("polars") and type(v).__name__ in ("DataFrame", "LazyFrame")
-        for v in value.values()
+        frame_kind(v) in ("polars", "lazy") for v in value.values()
     ):
         return Directory()
     if isinstance(value, (dict, list)) and _is_plain(value):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
+from assetry._frames import convert_frame, frame_schema, is_arrow_table, load_kind, polars_frame
 from assetry.errors import AssetTypeError
 from assetry.io_managers.base import TEMP_MARKER, FileIOManager, IOManager, PartitionedProduct
 
@@ -21,17 +21,13 @@ __all__ = ["CSV", "JSON", "Parquet", "Pickle"]
 
 
 def _frame_or_fail(value: Any, manager: str) -> Any:
-    import polars as pl
-
-    if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
-        return value
-    mod = type(value).__module__
-    if mod.startswith(("pyarrow", "pandas")) and type(value).__name__ in ("Table", "DataFrame"):
-        return to_polars(value)
-    raise AssetTypeError(
-        f"{manager} stores data frames, but the value is {type(value).__name__}; "
-        "return a polars, Arrow or pandas frame, or choose another io="
-    )
+    frame = polars_frame(value)
+    if frame is None:
+        raise AssetTypeError(
+            f"{manager} stores data frames, but the value is {type(value).__name__}; "
+            "return a polars, Arrow or pandas frame, or choose another io="
+        )
+    return frame
 
 
 @attrs.frozen
@@ -54,7 +50,7 @@ class Parquet(FileIOManager):
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         import polars as pl
 
-        if _is_arrow(value):
+        if is_arrow_table(value):
             import pyarrow.parquet as pq
 
             pq.write_table(value, path, compression=self.compression)
@@ -225,7 +221,3 @@ class Pickle(FileIOManager):
             return pathlib.Path(location)
         with open(location, "rb") as f:
             return cloudpickle.load(f)
-
-
-def _is_arrow(value: Any) -> bool:
-    return type(value).__module__.startswith("pyarrow") and type(value).__name__ == "Table"
