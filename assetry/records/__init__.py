@@ -2,7 +2,8 @@
 
 The tables are data (``TABLES``: table -> ``{column: type}``, the DDL rendered
 from it); a file written by an earlier assetry is brought up to date on open by
-the ordered ``MIGRATIONS``, which only ever add columns.
+the ordered ``MIGRATIONS``, which only ever add columns. A new file is created
+in DuckDB's storage format of ``STORAGE_VERSION``, which older DuckDB releases read.
 
 This package owns the file and its rows, nothing else: it never imports the
 engine, the assets, the IO managers or the clients. Deciding freshness is the
@@ -16,7 +17,13 @@ import json
 
 from assetry.records._locks import lock_holders, pid_alive
 from assetry.records._migrations import MIGRATIONS, SCHEMA_VERSION, Migration
-from assetry.records._open import connect, corrupt_error, read_records, wait_seconds
+from assetry.records._open import (
+    STORAGE_VERSION,
+    connect,
+    corrupt_error,
+    read_records,
+    wait_seconds,
+)
 from assetry.records._schema import TABLES
 from assetry.records._writer import CatalogWriter
 
@@ -24,6 +31,7 @@ __all__ = [
     "DEFAULT_CATALOG",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "STORAGE_VERSION",
     "TABLES",
     "CatalogWriter",
     "Migration",

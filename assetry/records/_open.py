@@ -4,11 +4,14 @@ It owns creating and migrating the tables on open (their shape is
 :mod:`assetry.records._schema`, the steps :mod:`assetry.records._migrations`),
 the bounded wait while another process or thread holds the file, telling a
 held file from a damaged one, and marking runs of dead processes ``crashed``.
+A new file is created in the storage format of :data:`STORAGE_VERSION`, so
+that older DuckDB releases (a user's DuckDB CLI) can open it.
 It knows nothing of runs' contents, of products or of freshness.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import re
@@ -21,7 +24,14 @@ from assetry.records._locks import pid_alive
 from assetry.records._migrations import SCHEMA_VERSION, migrate
 from assetry.records._schema import TABLES, create_table
 
-__all__ = ["connect", "corrupt_error", "read_records", "wait_seconds"]
+__all__ = ["STORAGE_VERSION", "connect", "corrupt_error", "read_records", "wait_seconds"]
+
+#: The DuckDB storage format a new catalog is created in: every DuckDB release
+#: from 1.1.0 (September 2024) on reads and writes it, the DuckDB CLI included. DuckDB
+#: keeps a file's format when it writes to it later; it never lowers it.
+STORAGE_VERSION = "v1.1.0"
+#: The wait when ``ASSETRY_CATALOG_WAIT`` is not set.
+_DEFAULT_WAIT_S = 120.0
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 #: DuckDB's words for "another process holds the file" (not "block", which corruption uses).
@@ -31,8 +41,28 @@ _SAME_PROCESS = "different configuration"
 
 
 def wait_seconds() -> float:
-    """How long to wait for a held catalog: ``ASSETRY_CATALOG_WAIT`` seconds, default 120."""
-    return float(os.environ.get("ASSETRY_CATALOG_WAIT", "120"))
+    """How long to wait for a held catalog: ``ASSETRY_CATALOG_WAIT`` seconds, default 120.
+
+    Raises:
+        CatalogError: the variable is not a finite number of seconds >= 0.
+
+    Examples:
+        >>> wait_seconds()  # ASSETRY_CATALOG_WAIT=2.5  # doctest: +SKIP
+        2.5
+    """
+    raw = os.environ.get("ASSETRY_CATALOG_WAIT")
+    if raw is None or not raw.strip():
+        return _DEFAULT_WAIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise CatalogError(
+            f"environment variable ASSETRY_CATALOG_WAIT is {raw!r}, not a number of seconds; "
+            f"set it to a finite number >= 0 (such as {_DEFAULT_WAIT_S:.0f}, the default) or unset it"
+        )
+    return value
 
 
 def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
@@ -56,16 +86,18 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
     """
     import duckdb
 
+    wait = wait_seconds() if wait is None else wait  # a bad setting fails every command alike
     path = pathlib.Path(path)
     if read_only and not path.exists():
         raise CatalogError(f"catalog {str(path)!r} does not exist; run materialize() first")
     if path.is_dir():
         raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
-    wait = wait_seconds() if wait is None else wait
     deadline = time.monotonic() + wait
     slot = None if read_only else _Slot(path, wait)
     crashed_roots: tuple[str, ...] = ()
     try:
+        if slot is not None and not path.exists():
+            _create(path)
         con = _open(path, read_only, deadline, wait)
         try:
             if slot is None:
@@ -88,7 +120,31 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         if slot is not None:
             slot.release()
         raise
-    return con if slot is None else _WriterConnection(con, slot, crashed_roots)
+    return con if slot is None else _WriterConnection(con, slot, path, crashed_roots)
+
+
+def _create(path: pathlib.Path) -> None:
+    """Create an empty catalog file in the storage format of :data:`STORAGE_VERSION`.
+
+    Only a new file can be given a format: DuckDB writes an existing file in the
+    format it already has. The format is set by an ``ATTACH`` from a separate
+    in-memory database, not by a config option of ``duckdb.connect``, because
+    DuckDB refuses two connections to one file with different configs in one
+    process (a user's plain ``duckdb.connect(path)`` beside a run).
+    """
+    import duckdb
+
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {quoted} AS new_catalog (STORAGE_VERSION '{STORAGE_VERSION}')")
+        con.execute("DETACH new_catalog")
+    except duckdb.Error:
+        # Another process created the file meanwhile (it holds it, or gave it a newer
+        # format), or the directory is missing: the open that follows waits or reports it.
+        return
+    finally:
+        con.close()
 
 
 _SLOTS: dict[str, Any] = {}  # threading.RLock per catalog file
@@ -103,7 +159,7 @@ class _Slot:
         self.key = os.path.realpath(path)
         with _SLOTS_LOCK:
             self._lock = _SLOTS.setdefault(self.key, threading.RLock())
-        if not self._lock.acquire(timeout=max(wait, 0.001)):
+        if not self._lock.acquire(timeout=min(max(wait, 0.001), threading.TIMEOUT_MAX)):
             raise CatalogError(
                 f"catalog {str(path)!r} is held by another run in this process and did not "
                 f"free within {wait:.0f}s; wait for that run to end"
@@ -153,9 +209,12 @@ def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> 
 class _WriterConnection:
     """A read-write catalog connection; closing it frees this process's writer slot."""
 
-    def __init__(self, con: Any, slot: _Slot, crashed_roots: tuple[str, ...] = ()) -> None:
+    def __init__(self, con: Any, slot: _Slot, path: pathlib.Path,
+                 crashed_roots: tuple[str, ...] = ()) -> None:
         self._con = con
         self._slot: _Slot | None = slot
+        #: The catalog file, for messages about it.
+        self.path = path
         #: Roots of the runs this connection marked ``crashed``: their temporaries are leftovers.
         self.crashed_roots = crashed_roots
 

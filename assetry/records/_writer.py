@@ -1,12 +1,13 @@
-"""The writer a run uses: its records committed from one background thread, in short batches.
+"""The writer a run uses: its records committed from one background thread, on a time bound.
 
 It owns only turning queued rows into transactions on a connection that
-:func:`assetry.records.connect` opened.
+:func:`assetry.records.connect` opened, and reporting the first write that
+failed. What the rows say, and what a run does when its catalog fails, is the
+engine's.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Any
@@ -16,80 +17,185 @@ from assetry.records._schema import TABLES
 
 __all__ = ["CatalogWriter"]
 
-_STOP = object()
-
-#: How long the writer lets rows gather before a commit. Short enough that a killed
-#: run loses at most this much, long enough that a burst of rows costs one commit
-#: and the writer does not contend with the scheduler for the GIL on every row.
+#: How long the first row after a quiet spell waits for company before its commit:
+#: a burst of rows (a finished asset's row, its checks, its ``assets`` row) costs one commit.
 _LINGER_S = 0.02
+#: Under a steady stream of rows (a wide no-op run skipping thousands of assets), commits
+#: are at least this far apart: a few transactions a second, not one per row, and no row
+#: waits longer than this plus one commit. A killed run loses at most that much.
+_INTERVAL_S = 0.1
 
 
 class CatalogWriter:
-    """Writes a run's records from one background thread, in short batched transactions.
+    """Writes a run's records from one background thread, in batched transactions on a time bound.
 
-    The run puts rows; the thread commits whatever is pending as one transaction,
-    so records land within milliseconds (a killed run loses at most the last
-    batch) while a run of many tiny assets pays one commit per batch, not per row.
+    ``put`` only appends to a list (cheap enough to call for every skipped
+    asset of a wide run); the thread commits whatever is pending as one
+    transaction at most :data:`_INTERVAL_S` after the last commit, so every
+    row, whatever its kind, is committed within a fraction of a second and a
+    killed run loses at most that much.
+
+    The first write that fails stops the writer: :attr:`failed` turns true,
+    :attr:`error` holds a :class:`CatalogError` naming the catalog and the
+    cause, and every later ``put``, ``sql``, ``flush`` and ``close`` raises it,
+    so the run can stop scheduling work it could no longer record.
+
+    Examples:
+        >>> writer = CatalogWriter(connect("data/catalog.duckdb"))  # doctest: +SKIP
+        >>> writer.put("dependencies", {"asset": "delays", "upstream": "flights"})  # doctest: +SKIP
+        >>> writer.close()  # doctest: +SKIP
     """
 
     def __init__(self, con: Any) -> None:
         self._con = con
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Any]] = []
+        self._events: list[threading.Event] = []
+        self._stopping = False
+        self._stopped = False  # the thread has left its loop (closed, or after a failure)
+        self._error: CatalogError | None = None
+        self._wake = threading.Event()  # something is pending
+        self._hurry = threading.Event()  # a flush or close: commit without lingering
         self._thread = threading.Thread(target=self._loop, name="assetry-catalog", daemon=True)
         self._thread.start()
 
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed: nothing more is written, and every later call raises."""
+        return self._error is not None
+
+    @property
+    def error(self) -> CatalogError | None:
+        """The first write failure, as the :class:`CatalogError` the writer raises; else None."""
+        return self._error
+
     def put(self, table: str, row: dict[str, Any]) -> None:
-        """Queue one row for ``table`` (``assets`` rows replace their (asset, partition))."""
-        self._queue.put((table, row))
+        """Queue one row for ``table`` (``assets`` rows replace their (asset, partition)).
+
+        Raises:
+            CatalogError: an earlier write failed.
+        """
+        self._enqueue((table, row))
 
     def sql(self, statement: str, params: list[Any] | None = None) -> None:
-        """Queue one statement to run in order with the rows."""
-        self._queue.put(("__sql__", (statement, params or [])))
+        """Queue one statement to run in order with the rows.
+
+        Raises:
+            CatalogError: an earlier write failed.
+        """
+        self._enqueue(("__sql__", (statement, params or [])))
+
+    def check(self) -> None:
+        """Raise the first write failure, if any: a cheap test for a scheduler's loop.
+
+        Raises:
+            CatalogError: an earlier write failed.
+        """
+        if self._error is not None:
+            raise self._error
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
+        """Wait until everything queued so far is committed.
+
+        Raises:
+            CatalogError: a write failed (this one or an earlier one).
+        """
         done = threading.Event()
-        self._queue.put(("__event__", done))
+        with self._lock:
+            if not self._stopped:
+                self._events.append(done)
+                self._hurry.set()
+                self._wake.set()
+            else:
+                done.set()
         done.wait()
-        self._raise()
+        self.check()
 
     def close(self) -> None:
-        """Commit what is pending and stop the thread; raise if a write failed."""
-        self._queue.put(_STOP)
-        self._thread.join()
-        self._raise()
+        """Commit what is pending and stop the thread.
 
-    def _raise(self) -> None:
+        Raises:
+            CatalogError: a write failed (the rows queued after it were not written).
+        """
+        with self._lock:
+            self._stopping = True
+            self._hurry.set()
+            self._wake.set()
+        self._thread.join()
+        self.check()
+
+    def salvage(self, statement: str, params: list[Any] | None = None) -> bool:
+        """After a failure, try one statement in a transaction of its own; True if committed.
+
+        For the last words of a run whose catalog stopped taking its rows (its
+        ``runs`` row marked failed): the catalog may take a small statement
+        again (a failed batch, a transient error), or not at all (a full disk).
+        Runs on the calling thread once the writer's thread has stopped.
+
+        Raises:
+            CatalogError: the writer has not failed (queue the statement with :meth:`sql`).
+        """
+        if self._error is None:
+            raise CatalogError(
+                "salvage() is for a writer whose write failed; queue the statement with sql()"
+            )
+        self._thread.join()  # it stops at its first failure
+        import duckdb
+
+        try:
+            self._con.execute("BEGIN")
+            self._con.execute(statement, params or [])
+            self._con.execute("COMMIT")
+        except duckdb.Error:
+            _rollback(self._con)
+            return False  # the catalog takes nothing more: the error already says so
+        return True
+
+    def _enqueue(self, item: tuple[str, Any]) -> None:
         if self._error is not None:
-            err, self._error = self._error, None
-            raise CatalogError(f"writing the catalog failed: {err}") from err
+            raise self._error
+        with self._lock:
+            if self._stopping:
+                raise CatalogError("the catalog writer is closed; open a new one to write rows")
+            self._pending.append(item)
+            if len(self._pending) == 1:
+                self._wake.set()
 
     def _loop(self) -> None:
-        stop = False
-        while not stop:
-            items = [self._queue.get()]
-            if items[0] is not _STOP and items[0][0] != "__event__":
-                time.sleep(_LINGER_S)
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if _STOP in items:
-                stop = True
-                items = [i for i in items if i is not _STOP]
-            events = [i[1] for i in items if i[0] == "__event__"]
+        last_commit = -_INTERVAL_S
+        while True:
+            self._wake.wait()
+            if not self._hurry.is_set():
+                started = time.monotonic()
+                self._hurry.wait(max(_LINGER_S, last_commit + _INTERVAL_S - started))
+            with self._lock:
+                items, self._pending = self._pending, []
+                events, self._events = self._events, []
+                stop = self._stopping
+                self._wake.clear()
+                self._hurry.clear()
+            last_commit = time.monotonic()
             try:
-                self._write([i for i in items if i[0] != "__event__"])
-            except BaseException as exc:  # noqa: BLE001 (surfaced to the run by flush() / close())
-                self._error = exc
-                try:
-                    self._con.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001 (no transaction to roll back: keep the first error)
-                    self._error = exc
+                self._write(items)
+            except BaseException as exc:  # noqa: BLE001 (kept, and raised to the run by every call)
+                _rollback(self._con)
+                with self._lock:
+                    self._error = _failure(self._con, exc)
+                    self._stopped = True
+                    events += self._events
+                    self._events = []
+                for e in events:
+                    e.set()
+                return
             for e in events:
                 e.set()
+            if stop:
+                with self._lock:
+                    self._stopped = True
+                    events, self._events = self._events, []
+                for e in events:
+                    e.set()
+                return
 
     def _write(self, items: list[tuple[str, Any]]) -> None:
         if not items:
@@ -106,6 +212,29 @@ class CatalogWriter:
                 batch.setdefault(table, []).append(payload)
         _insert_batches(con, batch)
         con.execute("COMMIT")
+
+
+def _failure(con: Any, exc: BaseException) -> CatalogError:
+    """The error a failed write becomes: the catalog, the cause, and what to do."""
+    if isinstance(exc, CatalogError):
+        return exc
+    path = getattr(con, "path", None)
+    name = repr(str(path)) if path is not None else "file"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    error = CatalogError(
+        f"writing the catalog {name} failed ({first}); the rows of this run from then on were "
+        "not recorded and its unrecorded assets run again next time: make the catalog's "
+        "disk or file writable and run again"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _rollback(con: Any) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 (no transaction left to roll back: the first error is the one)
+        return
 
 
 def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
