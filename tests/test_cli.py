@@ -319,3 +319,19 @@ def test_parse_config_and_partitions() -> None:
     }
     assert parse_partitions("2013-01-01..2013-01-03") == "2013-01-01..2013-01-03"
     assert parse_partitions("a,b") == ["a", "b"] and parse_partitions(None) is None
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["materialize", "--forse", "x.py"], r"No such option '--forse'.*--force.*; see 'assetry materialize --help'$"),
+    (["materialize"], r"Missing argument 'TARGET'; see 'assetry materialize --help'$"),
+    (["nosuch"], r"No such command 'nosuch'; see 'assetry --help'$"),
+    (["materialize", "--executor", "bogus", "x.py"], r"'bogus' is not one of 'sync', 'threads', 'processes', 'dask'"),
+], ids=["unknown-option", "missing-target", "unknown-command", "bad-choice"])
+def test_usage_errors_are_one_line_with_a_hint(tmp_path, args, says) -> None:
+    """Every usage error is one `assetry: error: ...` line naming where help is, exit code 2."""
+    done = run(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("assetry: error: ")
+    assert re.search(says, lines[0]), lines[0]

@@ -75,16 +75,48 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _one_line(text: str) -> str:
+    """Click's messages may span lines ("No such option. Did you mean ...?"): join them."""
+    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+
+
+def _echo_error(message: str) -> None:
+    click.echo(f"assetry: error: {message}", err=True)
+
+
 def _fail(message: str, code: int = 2) -> None:
     lines = str(message).strip().splitlines() or ["unknown error"]
-    click.echo(f"assetry: error: {lines[0]}", err=True)
+    _echo_error(lines[0])
     for line in lines[1:]:
         click.echo(f"  {line}", err=True)
     raise click.exceptions.Exit(code)
 
 
 class _Group(click.Group):
-    """A group that turns assetry's own errors into one line and exit code 2."""
+    """A group that turns assetry's own errors and click's usage errors into one line.
+
+    Usage errors (an unknown option, a missing argument) are one
+    ``assetry: error: ...`` line that ends with where to find help, exit code 2,
+    instead of click's three-line usage block.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "assetry"
+            _echo_error(f"{_one_line(exc.format_message()).rstrip('.')}; see '{where} --help'")
+            sys.exit(2)
+        except click.ClickException as exc:
+            _echo_error(_one_line(exc.format_message()))
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            _echo_error("interrupted")
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
