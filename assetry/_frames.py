@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from assetry._surface import install_hint
 from assetry.errors import AssetTypeError
 
 __all__ = [
@@ -91,7 +92,7 @@ def convert_frame(df: Any, kind: str, asset: str = "?") -> Any:
         except ModuleNotFoundError as exc:
             raise AssetTypeError(
                 f"asset {asset!r} asks for a pandas.DataFrame, but pandas is not installed; "
-                "install it with: pip install 'assetry[pandas]'"
+                f"install it with: {install_hint('pandas')}"
             ) from exc
     raise AssetTypeError(f"cannot load a frame as {kind!r} for asset {asset!r}")
 

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import click
 
+from assetry._surface import command_line
 from assetry.assets import AssetGraph
 from assetry.catalog import Catalog
 from assetry.cli.project import DEFAULT_ROOT, Project, load_project, parse_partitions
@@ -105,7 +106,8 @@ class _Group(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with command_line():
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "assetry"
             _echo_error(f"{_one_line(exc.format_message()).rstrip('.')}; see '{where} --help'")

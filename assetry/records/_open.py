@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from assetry._surface import run_hint
 from assetry.errors import CatalogError
 from assetry.records._locks import pid_alive
 from assetry.records._migrations import SCHEMA_VERSION, migrate
@@ -89,7 +90,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
     wait = wait_seconds() if wait is None else wait  # a bad setting fails every command alike
     path = pathlib.Path(path)
     if read_only and not path.exists():
-        raise CatalogError(f"catalog {str(path)!r} does not exist; run materialize() first")
+        raise CatalogError(f"catalog {str(path)!r} does not exist; {run_hint()}")
     if path.is_dir():
         raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
     deadline = time.monotonic() + wait
