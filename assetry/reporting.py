@@ -6,12 +6,8 @@ engine calls a reporter's four methods; a reporter never changes a run and
 never touches the catalog. Rich is imported inside functions so that
 ``import assetry`` stays fast.
 
-The reporter protocol (the engine calls exactly these)::
-
-    run_started(names)      # list[str]: every asset (or asset[partition]) of the plan
-    asset_started(name)
-    asset_finished(record)  # .asset .status .reason .duration_s .rows .error
-    run_finished(result)    # .materialized .skipped .failed .blocked .success
+The engine calls exactly the four methods of :class:`Reporter`; any object
+that has them is a reporter (``materialize(..., reporter=...)``).
 """
 
 from __future__ import annotations
@@ -20,16 +16,52 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 __all__ = [
     "PlainReporter",
+    "Reporter",
     "RichReporter",
     "format_duration",
     "format_rows",
     "make_reporter",
     "status_table",
 ]
+
+class Reporter(Protocol):
+    """What the engine tells of a run while it goes; a reporter never changes the run.
+
+    The record and the result are the engine's ``StepRecord`` (``.asset``,
+    ``.partition``, ``.status``, ``.reason``, ``.duration_s``, ``.rows``,
+    ``.error``) and ``MaterializeResult`` (``.materialized``, ``.skipped``,
+    ``.failed``, ``.blocked``, ``.success``); this module does not import the
+    engine, so they are typed loosely here.
+
+    Examples:
+        >>> class Quiet:
+        ...     def run_started(self, names): pass
+        ...     def asset_started(self, name): pass
+        ...     def asset_finished(self, record): pass
+        ...     def run_finished(self, result): pass
+        >>> reporter: Reporter = Quiet()
+    """
+
+    def run_started(self, names: list[str]) -> None:
+        """The run begins; ``names`` is every asset (or ``asset[partition]``) of the plan."""
+        ...
+
+    def asset_started(self, name: str) -> None:
+        """A step was handed to the executor (skipped ones never start)."""
+        ...
+
+    def asset_finished(self, record: Any) -> None:
+        """A step ended: materialized, skipped, failed or blocked."""
+        ...
+
+    def run_finished(self, result: Any) -> None:
+        """The run ended; the catalog holds every record."""
+        ...
+
 
 _STATUS_STYLE = {
     "materialized": "green",

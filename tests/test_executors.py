@@ -174,6 +174,35 @@ def test_unknown_executor_is_rejected(files):
         materialize(mod, root=files.root, executor="gpu")
 
 
+@pytest.mark.parametrize("name", ["sync", "threads", "processes"])
+def test_every_executor_is_a_concurrent_futures_executor(name):
+    """make_executor gives a concurrent.futures.Executor: submit(fn, *args, **kwargs), shutdown."""
+    import concurrent.futures as cf
+
+    from assetry.engine.executors import make_executor
+
+    executor = make_executor(name, max_workers=2)
+    assert isinstance(executor, cf.Executor)
+    assert executor.name == name
+    try:
+        assert executor.submit(max, 1, -5, key=abs).result(timeout=60) == -5
+        assert list(executor.map(abs, [-1, -2])) == [1, 2]
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def test_a_concurrent_futures_executor_runs_the_pipeline(files):
+    """Any concurrent.futures.Executor runs a pipeline; the run shuts it down at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    mod = files.module("pipe.py", PIPELINE)
+    result = materialize(mod, root=files.root, executor=pool)
+    assert sorted(result.materialized) == ["raw", "report", "totals", "where"]
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        pool.submit(print)
+
+
 def test_dask_string_starts_and_closes_a_local_cluster(files):
     """executor='dask' runs on a fresh local cluster of worker processes, closed afterwards."""
     from assetry.engine.executors import make_executor

@@ -11,6 +11,7 @@ import pytest
 
 from assetry.reporting import (
     PlainReporter,
+    Reporter,
     RichReporter,
     format_duration,
     format_rows,
@@ -179,3 +180,50 @@ def test_format_rows() -> None:
         "0 rows",
         "1,234,567 rows",
     )
+
+
+@pytest.mark.parametrize("cls", [PlainReporter, RichReporter], ids=lambda c: c.__name__)
+def test_reporters_have_the_protocols_methods(cls) -> None:
+    """Both reporters have exactly the parameters of the Reporter protocol's four methods."""
+    import inspect
+
+    methods = ["run_started", "asset_started", "asset_finished", "run_finished"]
+    assert [m for m in vars(Reporter) if not m.startswith("_")] == methods
+    for method in methods:
+        expected = list(inspect.signature(getattr(Reporter, method)).parameters)
+        assert list(inspect.signature(getattr(cls, method)).parameters) == expected, method
+
+
+def test_the_engine_calls_a_reporter_in_order(tmp_path) -> None:
+    """materialize calls run_started, asset_started / asset_finished per asset, run_finished."""
+    from assetry import asset, materialize
+
+    calls: list[tuple[str, object]] = []
+
+    class Listening:
+        def run_started(self, names: list[str]) -> None:
+            calls.append(("run_started", tuple(names)))
+
+        def asset_started(self, name: str) -> None:
+            calls.append(("asset_started", name))
+
+        def asset_finished(self, record: object) -> None:
+            finished = (record.asset, record.status)  # type: ignore[attr-defined]
+            calls.append(("asset_finished", finished))
+
+        def run_finished(self, result: object) -> None:
+            calls.append(("run_finished", result.success))  # type: ignore[attr-defined]
+
+    @asset
+    def numbers() -> dict:
+        return {"n": 1}
+
+    reporter: Reporter = Listening()
+    materialize([numbers], root=tmp_path, executor="sync", reporter=reporter)
+    materialize([numbers], root=tmp_path, executor="sync", reporter=reporter)
+    assert calls == [
+        ("run_started", ("numbers",)), ("asset_started", "numbers"),
+        ("asset_finished", ("numbers", "materialized")), ("run_finished", True),
+        ("run_started", ("numbers",)), ("asset_finished", ("numbers", "skipped")),
+        ("run_finished", True),
+    ]

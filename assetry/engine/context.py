@@ -3,7 +3,9 @@
 :class:`RunContext` gathers the graph, config values, root and the catalog's
 records, and answers per asset: which IO manager and location, what the
 product looks like now, and the fingerprint it would have now (an
-:class:`~assetry.engine.planner.Intent`). It caches per run; it writes nothing.
+:class:`~assetry.engine.planner.Intent`): it is where the planner's
+:class:`~assetry.engine.planner.Facts` come from, and the only part of planning
+that reads products. It caches per run; it writes nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from assetry.errors import AssetGraphError, StorageError
 from assetry.fingerprints import partition_fingerprint
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import Observation
+from assetry.io_managers.catalog_form import CatalogForm
 
 __all__ = ["RunContext", "resolve_config"]
 
 AUTO_IO = "auto"
+
+#: Marks a cache entry not looked up yet (None is a valid answer: no record).
+_UNSEEN: Any = object()
 
 
 def resolve_config(graph: AssetGraph, config: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -62,9 +68,8 @@ class RunContext:
     _io: dict[tuple[str, str | None], tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
     _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
     _io_fp: dict[str, str] = attrs.field(factory=dict)
-    _config_fp: dict[str, str] = attrs.field(factory=dict)
-    _unpickled: dict[bytes, IOManager] = attrs.field(factory=dict)
-    _base_fp: dict[str, str] = attrs.field(factory=dict)
+    _rebuilt: dict[CatalogForm, IOManager] = attrs.field(factory=dict)
+    _parts: dict[str, tuple[str, str, str, str | None]] = attrs.field(factory=dict)
     _records: dict[tuple[str, str | None], Record | None] = attrs.field(factory=dict)
 
     def declared_io(self, name: str) -> IOManager | None:
@@ -77,10 +82,11 @@ class RunContext:
     def record(self, name: str, partition: str | None = None) -> Record | None:
         """The catalog's record of a product (of one partition), if any."""
         key = (name, partition)
-        if key not in self._records:
+        found = self._records.get(key, _UNSEEN)
+        if found is _UNSEEN:
             row = self.rows.get(key)
-            self._records[key] = Record.from_row(row) if row is not None else None
-        return self._records[key]
+            found = self._records[key] = Record.from_row(row) if row is not None else None
+        return found  # type: ignore[return-value]
 
     def segment(self, name: str, partition: str | None) -> str | None:
         """The partition's path segment (``date=2013-01-01``), None when unpartitioned."""
@@ -90,24 +96,25 @@ class RunContext:
     def product(self, name: str, partition: str | None = None) -> tuple[IOManager | None, str | None]:
         """The IO manager and location of an asset's product (None, None when unknowable)."""
         key = (name, partition)
-        if key not in self._io:
-            self._io[key] = self._find_product(name, partition)
-        return self._io[key]
+        found = self._io.get(key)
+        if found is None:
+            found = self._io[key] = self._find_product(name, partition)
+        return found
 
     def _find_product(self, name: str, partition: str | None) -> tuple[IOManager | None, str | None]:
         io = self.declared_io(name)
         if io is not None:
             return io, io.default_location(self.root, name, self.segment(name, partition))
         row = self.rows.get((name, partition))
-        if row is None or row.get("io_pickle") is None:
+        if row is None:
             return None, None
-        pickled = row["io_pickle"]
-        if pickled not in self._unpickled:
-            import cloudpickle
-
-            # Every partition of an asset usually holds the same pickled manager: unpickle once.
-            self._unpickled[pickled] = cloudpickle.loads(pickled)
-        return self._unpickled[pickled], row["location"]
+        form = CatalogForm.from_row(row)
+        if form.io_pickle is None and (form.io_class is None or form.io_settings is None):
+            return None, None
+        if form not in self._rebuilt:
+            # Every partition of an asset usually holds the same manager: rebuild it once.
+            self._rebuilt[form] = form.rebuild(name)
+        return self._rebuilt[form], row["location"]
 
     def observe(self, name: str, partition: str | None = None) -> Observation | None:
         """The product's current state (None when missing), re-hashing only on a stat change."""
@@ -143,25 +150,29 @@ class RunContext:
 
     def intent(self, name: str, upstream: Mapping[str, str]) -> Intent:
         """The fingerprint the asset would have now, given its upstream data fingerprints."""
-        code = self.code_fingerprint(name)
-        if name not in self._config_fp:
-            values = self.values[name]
-            self._config_fp[name] = (
-                fingerprints.config_fingerprint(values) if values else _empty_config()
-            )
-        config = self._config_fp[name]
-        io = self.io_fingerprint(name)
-        up = dict(upstream)
-        if self.graph.specs[name].partitions is None:
+        parts = self._parts.get(name)
+        if parts is None:
+            parts = self._parts[name] = self._intent_parts(name)
+        code, config, io, base = parts
+        # A dict of the caller's own (upstream_state builds one per step) is not copied again.
+        up = upstream if type(upstream) is dict else dict(upstream)
+        if base is None:
             whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
         else:
+            whole = partition_fingerprint(base, up)
+        return Intent(code, config, io, up, whole)
+
+    def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
+        """Code, config and IO fingerprints; for a partitioned asset, its partitions' base too."""
+        code = self.code_fingerprint(name)
+        values = self.values[name]
+        config = fingerprints.config_fingerprint(values) if values else _empty_config()
+        io = self.io_fingerprint(name)
+        base = None
+        if self.graph.specs[name].partitions is not None:
             # Thousands of partitions share code, config and IO: hash those once per run.
-            if name not in self._base_fp:
-                self._base_fp[name] = fingerprints.asset_fingerprint(
-                    code=code, config=config, io=io, upstream={}
-                )
-            whole = partition_fingerprint(self._base_fp[name], up)
-        return Intent(code=code, config=config, io=io, upstream=up, fingerprint=whole)
+            base = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream={})
+        return code, config, io, base
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,22 +1,40 @@
-"""The planner: whether an asset is fresh, and if not, why. Pure.
+"""The planner: what to do with one step, and why. Pure.
 
-It decides from what the catalog recorded, what the product looks like now,
-and the fingerprint the asset would have now. It reads no file and runs no
-code, so a planner test needs neither.
+A step (an asset, or one partition of it) is planned from what its upstream
+steps came to (:class:`UpstreamState`), what the catalog recorded of its
+product (:class:`Record`), what the product looks like now (an
+:class:`~assetry.io_managers.base.Observation`) and the fingerprint it would
+have now (:class:`Intent`). :func:`plan_step` is the one plan of a step: the
+runner, ``status`` and ``accept`` all call it; :func:`decide` is its freshness
+rule and :func:`accept_reason` the rule of ``accept``.
+
+It reads no file and runs no code: the facts come from a :class:`Facts`
+object (:class:`~assetry.engine.context.RunContext` observes products), so a
+planner test needs neither. It imports nothing else of the engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import attrs
 
 from assetry.io_managers.base import Observation
 from assetry.records import loads_upstream
 
-__all__ = ["UP_TO_DATE", "Decision", "Intent", "Record", "decide"]
+__all__ = [
+    "ACCEPTED", "BLOCKED", "FAILED", "RUN", "SKIPPED", "UP_TO_DATE", "Decision", "Facts",
+    "Intent", "Record", "StepPlan", "UpstreamState", "accept_reason", "decide", "plan_step",
+]
 
 UP_TO_DATE = "up to date"
+PRODUCT_MISSING = "product missing"
+MODIFIED = "product modified outside assetry"
+ACCEPTED = "accepted"
+
+#: What a plan says to do with a step; all but ``run`` are also the step's final status.
+RUN, SKIPPED, BLOCKED, FAILED = "run", "skipped", "blocked", "failed"
 
 
 @attrs.frozen
@@ -35,21 +53,22 @@ class Record:
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> Record:
         """Build from a row of the ``assets`` table."""
+        # Positional, in field order: a wide no-op run builds one per partition.
         return cls(
-            fingerprint=str(row["fingerprint"]),
-            code_fingerprint=str(row["code_fingerprint"]),
-            config_fingerprint=str(row["config_fingerprint"]),
-            io_fingerprint=str(row["io_fingerprint"]),
-            upstream=_LazyUpstream(row["upstream"]),  # type: ignore[arg-type]
-            data_fingerprint=str(row["data_fingerprint"]),
-            stat_key=row.get("stat_key"),  # type: ignore[arg-type]
-            location=row.get("location"),  # type: ignore[arg-type]
+            str(row["fingerprint"]),
+            str(row["code_fingerprint"]),
+            str(row["config_fingerprint"]),
+            str(row["io_fingerprint"]),
+            _LazyUpstream(row["upstream"]),  # type: ignore[arg-type]
+            str(row["data_fingerprint"]),
+            row.get("stat_key"),  # type: ignore[arg-type]
+            row.get("location"),  # type: ignore[arg-type]
         )
 
     @property
     def observation(self) -> Observation:
         """The recorded state, for a cheap unchanged-product check."""
-        return Observation(data_fingerprint=self.data_fingerprint, stat_key=self.stat_key)
+        return Observation(self.data_fingerprint, self.stat_key)
 
 
 class _LazyUpstream(Mapping[str, str]):
@@ -128,30 +147,177 @@ def decide(
         >>> decide(i, None, None).reason
         'never materialized'
     """
+    reason = _stale_reason(intent, record, product, forced, cache, stale_upstream)
+    return Decision(False, UP_TO_DATE) if reason is None else Decision(True, reason)
+
+
+def _stale_reason(intent: Intent, record: Record | None, product: Observation | None,
+                  forced: bool, cache: bool, stale_upstream: tuple[str, ...]) -> str | None:
+    """Why the asset must run, or None when it is up to date (see :func:`decide`)."""
     if forced:
-        return Decision(True, "forced")
+        return "forced"
     if not cache:
-        return Decision(True, "cache disabled")
+        return "cache disabled"
     if record is None:
-        return Decision(True, "never materialized")
+        return "never materialized"
     if product is None:
-        return Decision(True, "product missing")
+        return PRODUCT_MISSING
     if product.data_fingerprint != record.data_fingerprint:
-        return Decision(True, "product modified outside assetry")
+        return MODIFIED
     if intent.code != record.code_fingerprint:
-        return Decision(True, "code changed")
+        return "code changed"
     if intent.config != record.config_fingerprint or intent.io != record.io_fingerprint:
-        return Decision(True, "config changed")
+        return "config changed"
     if stale_upstream:
-        return Decision(True, "upstream stale: " + ", ".join(sorted(stale_upstream)))
+        return "upstream stale: " + ", ".join(sorted(stale_upstream))
     if intent.fingerprint == record.fingerprint:
-        return Decision(False, UP_TO_DATE)  # the whole covers upstream: no need to compare parts
+        return None  # the whole covers upstream: no need to compare parts
     changed = sorted(
         name
         for name in set(intent.upstream) | set(record.upstream)
         if intent.upstream.get(name) != record.upstream.get(name)
     )
     if changed:
-        return Decision(True, "upstream changed: " + ", ".join(changed))
+        return "upstream changed: " + ", ".join(changed)
     # Every part matched but the whole did not: the fingerprint recipe itself changed.
-    return Decision(True, "code changed")
+    return "code changed"
+
+
+@attrs.frozen
+class UpstreamState:
+    """What a step's upstream steps came to (:func:`assetry.engine.steps.upstream_state`)."""
+
+    #: Upstream name -> data fingerprint (combined over partitions where several feed in).
+    fingerprints: Mapping[str, str]
+    #: Upstream assets with a failed or blocked step.
+    bad: tuple[str, ...] = ()
+    #: Upstream assets with no stored product (for a partitioned upstream: none at all).
+    missing: tuple[str, ...] = ()
+    #: The same, as the steps that lack it (``(asset, partition)``), for messages.
+    missing_steps: tuple[tuple[str, str | None], ...] = ()
+    #: Upstream assets with a step that will rerun first (only known before a run).
+    stale: tuple[str, ...] = ()
+    #: Upstream name -> the partition keys that feed in, for partitioned -> unpartitioned edges.
+    partitions: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+
+
+class Facts(Protocol):
+    """Where the planner gets an asset's intent, record and observation (a ``RunContext``)."""
+
+    def intent(self, name: str, upstream: Mapping[str, str]) -> Intent:
+        """The fingerprint the asset would have now, given its upstream data fingerprints."""
+        ...
+
+    def record(self, name: str, partition: str | None = None) -> Record | None:
+        """The catalog's record of the product, if any."""
+        ...
+
+    def observe(self, name: str, partition: str | None = None) -> Observation | None:
+        """The product's current state; None when it is missing."""
+        ...
+
+
+@attrs.frozen
+class StepPlan:
+    """What to do with one step (``run``, ``skipped``, ``blocked``, ``failed``) and why."""
+
+    action: str
+    reason: str
+    #: The fingerprint the step would have now; None for a blocked or failed step.
+    intent: Intent | None = None
+    #: The product as it is now (None when missing or not looked at).
+    observation: Observation | None = None
+    record: Record | None = None
+    #: Why the step failed, for a step failed before it ran.
+    error: str | None = None
+
+    @property
+    def run(self) -> bool:
+        """Whether the step must run."""
+        return self.action == RUN
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the step is up to date and skipped."""
+        return self.action == SKIPPED
+
+
+def plan_step(
+    step: tuple[str, str | None],
+    upstream: UpstreamState,
+    facts: Facts,
+    *,
+    forced: bool = False,
+    cache: bool = True,
+    before_run: bool = False,
+) -> StepPlan:
+    """Plan one step: block it, fail it, skip it, or run it.
+
+    In a run, an upstream that failed blocks the step and an upstream without
+    a product fails it; otherwise :func:`decide`'s rule says run or skip. Before a
+    run (``status``, ``accept``: ``before_run=True``) nothing has failed yet
+    and an upstream without a product may yet be made: it enters the intent
+    with an empty fingerprint, and ``upstream.stale`` names those that rerun first.
+
+    Examples:
+        >>> class Nothing:
+        ...     def intent(self, name, upstream):
+        ...         return Intent("c", "k", "io", upstream, "f")
+        ...     def record(self, name, partition=None):
+        ...         return None
+        ...     def observe(self, name, partition=None):
+        ...         return None
+        >>> plan_step(("report", None), UpstreamState({"a": "1"}), Nothing()).reason
+        'never materialized'
+        >>> plan_step(("report", None), UpstreamState({}, bad=("a",)), Nothing()).action
+        'blocked'
+    """
+    name, key = step
+    fingerprints = upstream.fingerprints
+    if not before_run:
+        if upstream.bad:
+            return StepPlan(BLOCKED, "upstream failed: " + ", ".join(sorted(upstream.bad)))
+        if upstream.missing:
+            return StepPlan(FAILED, "upstream missing", error=_missing_error(step, upstream))
+    elif upstream.missing or upstream.bad:
+        fingerprints = {**fingerprints, **dict.fromkeys((*upstream.missing, *upstream.bad), "")}
+    intent = facts.intent(name, fingerprints)
+    observation = facts.observe(name, key)
+    record = facts.record(name, key)
+    reason = _stale_reason(intent, record, observation, forced, cache, upstream.stale)
+    if reason is None:
+        return StepPlan(SKIPPED, UP_TO_DATE, intent, observation, record)
+    return StepPlan(RUN, reason, intent, observation, record)
+
+
+def _missing_error(step: tuple[str, str | None], upstream: UpstreamState) -> str:
+    hint = ", ".join(repr(_label(s)) for s in sorted(upstream.missing_steps, key=lambda s: s[0]))
+    return (
+        f"asset {_label(step)!r} needs {hint}, which has no stored product; select it too "
+        f"(select='+{step[0]}')"
+    )
+
+
+def _label(step: tuple[str, str | None]) -> str:
+    name, key = step
+    return name if key is None else f"{name}[{key}]"
+
+
+def accept_reason(plan: StepPlan) -> str:
+    """``accepted``, or why ``accept`` leaves a step's record as it is.
+
+    A product is accepted when it exists and is what the catalog recorded (or
+    the catalog has no record of it); its code, config and upstream may differ.
+
+    Examples:
+        >>> accept_reason(StepPlan(RUN, "never materialized"))
+        'product missing'
+        >>> accept_reason(StepPlan(RUN, "code changed", observation=Observation("d")))
+        'accepted'
+    """
+    product, record = plan.observation, plan.record
+    if product is None:
+        return PRODUCT_MISSING
+    if record is not None and record.data_fingerprint != product.data_fingerprint:
+        return MODIFIED
+    return ACCEPTED

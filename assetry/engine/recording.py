@@ -16,6 +16,7 @@ import attrs
 
 from assetry.assets.graph import AssetGraph
 from assetry.engine.steps import StepKey
+from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import CatalogWriter, dumps_upstream
 
 __all__ = ["Recorder", "now"]
@@ -35,7 +36,7 @@ class Recorder:
     writer: CatalogWriter
     run_id: str
     rows: Mapping[StepKey, dict[str, Any]]
-    _pickled: dict[Any, bytes] = attrs.field(factory=dict)
+    _io_forms: dict[Any, dict[str, Any]] = attrs.field(factory=dict)
     _skipped: list[dict[str, Any]] = attrs.field(factory=list)
 
     def start(self, graph: AssetGraph, root: Any, executor: Any) -> None:
@@ -76,7 +77,7 @@ class Recorder:
             "code_fingerprint": intent.code, "config_fingerprint": intent.config,
             "io_fingerprint": intent.io, "upstream": dumps_upstream(dict(intent.upstream)),
             "data_fingerprint": observation.data_fingerprint, "stat_key": observation.stat_key,
-            "io": io.describe(), "io_pickle": self._pickle(io), "location": stored.location,
+            "io": io.describe(), **self._io_columns(io), "location": stored.location,
             "rows": stored.rows, "bytes": stored.bytes, "schema": stored.schema,
             "updated_at": now(), "run_id": self.run_id,
         })
@@ -117,14 +118,13 @@ class Recorder:
         for values in rows:
             self.writer.put("materializations", values)
 
-    def _pickle(self, io: Any) -> bytes:
-        # Managers are frozen values; pickling one per partition would dominate a wide run.
-        import cloudpickle
-
+    def _io_columns(self, io: Any) -> dict[str, Any]:
+        # io_class, io_settings, io_pickle. Managers are frozen values; describing one
+        # per partition would dominate a wide run.
         try:
-            cached = self._pickled.get(io)
-        except TypeError:  # a manager with an unhashable setting: pickle it every time
-            return cloudpickle.dumps(io.for_catalog())
+            cached = self._io_forms.get(io)
+        except TypeError:  # a manager with an unhashable setting: describe it every time
+            return attrs.asdict(CatalogForm.of(io))
         if cached is None:
-            cached = self._pickled[io] = cloudpickle.dumps(io.for_catalog())
+            cached = self._io_forms[io] = attrs.asdict(CatalogForm.of(io))
         return cached

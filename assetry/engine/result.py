@@ -2,7 +2,9 @@
 
 :class:`MaterializeResult` lists names by outcome and loads stored values;
 :class:`StepRecord` is one asset's line in the run; :class:`AssetContext` is
-what ``on_finish`` / ``on_failure`` hooks get.
+what ``on_finish`` / ``on_failure`` hooks get. The result holds the run's one
+dict of step states (:class:`~assetry.engine.state.StepState`) and answers
+``products``, ``errors`` and ``error_kinds`` from it and from its records.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from typing import Any
 
 import attrs
 
+from assetry.engine.planner import FAILED
+from assetry.engine.state import StepState
+from assetry.engine.steps import StepKey, label
 from assetry.errors import StorageError
 from assetry.io_managers import IOManager
+from assetry.io_managers.base import PartitionedProduct
 
 __all__ = ["AssetContext", "MaterializeResult", "StepRecord"]
 
@@ -70,14 +76,28 @@ class MaterializeResult:
     """
 
     run_id: str
+    #: One per step, in completion order.
     records: list[StepRecord] = attrs.field(factory=list)
-    #: ``asset`` or ``asset[partition]`` -> (io manager, location) of each stored product.
-    products: dict[str, tuple[IOManager, str]] = attrs.field(factory=dict)
-    errors: dict[str, str] = attrs.field(factory=dict)
-    error_kinds: dict[str, str | None] = attrs.field(factory=dict)
+    #: ``(asset, partition)`` -> the step's state: the runner's one dict of them.
+    states: dict[StepKey, StepState] = attrs.field(factory=dict)
     duration_s: float = 0.0
     #: The partition set of each partitioned asset of the graph.
     partition_sets: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def products(self) -> dict[str, tuple[IOManager, str]]:
+        """``asset`` or ``asset[partition]`` -> (io manager, location) of each stored product."""
+        return {label(step): s.product for step, s in self.states.items() if s.product is not None}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """``asset`` or ``asset[partition]`` -> the error of each failed step."""
+        return {r.key: r.error or "" for r in self.records if r.status == FAILED}
+
+    @property
+    def error_kinds(self) -> dict[str, str | None]:
+        """The :class:`~assetry.errors.AssetError` kind of each failure (None: any other error)."""
+        return {label(step): s.error_kind for step, s in self.states.items() if s.status == FAILED}
 
     def _names(self, status: str) -> list[str]:
         return [r.key for r in self.records if r.status == status]
@@ -129,24 +149,24 @@ class MaterializeResult:
             >>> result.load("daily_flights[2013-01-01]")  # doctest: +SKIP
             >>> result.load("daily_flights", pl.LazyFrame)  # doctest: +SKIP
         """
-        if name not in self.products and name in self.partition_sets:
-            return self._load_partitions(name, as_type)
-        if name not in self.products:
+        products = self.products
+        if name not in products and name in self.partition_sets:
+            return self._load_partitions(name, as_type, products)
+        if name not in products:
             raise StorageError(
                 f"asset {name!r} has no stored product in this run; stored: "
-                f"{', '.join(sorted(self.products)) or 'none'}"
+                f"{', '.join(sorted(products)) or 'none'}"
             )
-        io, location = self.products[name]
+        io, location = products[name]
         return io.load(location, as_type)
 
-    def _load_partitions(self, name: str, as_type: Any) -> Any:
-        from assetry.io_managers.base import PartitionedProduct
-
+    def _load_partitions(self, name: str, as_type: Any,
+                         stored_products: dict[str, tuple[IOManager, str]]) -> Any:
         parts = self.partition_sets[name]
-        keys = tuple(k for k in parts if f"{name}[{k}]" in self.products)
+        keys = tuple(k for k in parts if f"{name}[{k}]" in stored_products)
         if not keys:
             raise StorageError(f"asset {name!r} has no stored partition in this run")
-        products = [self.products[f"{name}[{k}]"] for k in keys]
+        products = [stored_products[f"{name}[{k}]"] for k in keys]
         stored = PartitionedProduct(
             asset=name, column=parts.column, keys=keys, values=tuple(map(parts.value, keys)),
             locations=tuple(loc for _, loc in products),
@@ -162,7 +182,7 @@ class MaterializeResult:
 
     def to_polars(self) -> Any:
         """One row per asset: asset, partition, status, reason, duration_s, rows, error."""
-        import polars as pl
+        import polars as pl  # lazily: `import assetry` does not load polars
 
         return pl.DataFrame(
             [attrs.asdict(r) for r in self.records],

@@ -5,13 +5,14 @@ A step is an unpartitioned asset or one partition of a partitioned asset
 moment its upstream steps are done, not level by level), calling the planner
 for each step, handing work to an executor, and recording every outcome
 (:mod:`assetry.engine.recording`). Freshness rules live in the planner; the
-work of one step lives in :mod:`assetry.engine.task`.
+work of one step lives in :mod:`assetry.engine.task`. What each step has
+come to is one :class:`~assetry.engine.state.StepState` per step, in one dict
+that the result holds.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as dt
 import os
 import time
 import uuid
@@ -23,26 +24,22 @@ import attrs
 
 from assetry.assets.graph import AssetGraph
 from assetry.engine.context import RunContext, resolve_config
+from assetry.engine.executors import make_executor
 from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
-from assetry.engine.planner import Intent, decide
+from assetry.engine.planner import FAILED, RUN, SKIPPED, UpstreamState, plan_step
 from assetry.engine.recording import Recorder, now
-from assetry.engine.result import MaterializeResult, StepRecord
+from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
 from assetry.engine.roots import prepare_root, remove_temporaries
-from assetry.engine.steps import (
-    StepKey,
-    Steps,
-    UpstreamState,
-    expand,
-    label,
-    run_keys,
-    upstream_state,
-)
+from assetry.engine.state import EXTERNAL, MATERIALIZED, RUNNING, StepState
+from assetry.engine.steps import StepKey, Steps, expand, label, run_keys, upstream_state
 from assetry.engine.task import Input, Outcome, Task, run_task
 from assetry.errors import AssetError, AssetGraphError
+from assetry.io_managers import IOManager
 from assetry.io_managers.base import PartitionedProduct
 from assetry.records import DEFAULT_CATALOG, CatalogWriter, connect, read_records
+from assetry.reporting import Reporter
 
-__all__ = ["materialize", "now"]
+__all__ = ["materialize"]
 
 
 def materialize(
@@ -59,7 +56,7 @@ def materialize(
     raise_on_error: bool = True,
     on_finish: Any = None,
     on_failure: Any = None,
-    reporter: Any = None,
+    reporter: Reporter | None = None,
 ) -> MaterializeResult:
     """Run every selected asset (and partition) that is stale, skip the fresh ones, record it all.
 
@@ -69,7 +66,9 @@ def materialize(
         force: True to run everything selected, or names to run even if fresh.
         root: the directory for file products.
         catalog: the DuckDB catalog file; default ``<root>/catalog.duckdb``.
-        executor: ``"sync"``, ``"threads"``, ``"processes"`` or a ``dask.distributed.Client``.
+        executor: ``"sync"``, ``"threads"``, ``"processes"``, ``"dask"``, a
+            ``dask.distributed.Client``, or any ``concurrent.futures.Executor``
+            (an executor given here is shut down at the end of the run).
         max_workers: parallel tasks at most (threads and processes).
         config: ``{asset: {param: value}}`` overrides of config parameters.
         partitions: keys or ``"first..last"`` ranges (or a list of these) narrowing the
@@ -77,7 +76,7 @@ def materialize(
         raise_on_error: raise :class:`MaterializeError` at the end if anything failed.
         on_finish: ``f(result)`` called after every run.
         on_failure: ``f(result)`` called after a run with failures.
-        reporter: an object told of progress (see :mod:`assetry.reporting`).
+        reporter: told of progress (a :class:`~assetry.reporting.Reporter`).
 
     Examples:
         >>> result = materialize([flights, delays], root="data")  # doctest: +SKIP
@@ -125,20 +124,15 @@ class _Run:
     values: dict[str, dict[str, Any]]
     root: Any
     catalog_path: str
-    reporter: Any
+    reporter: Reporter | None
     run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
     ctx: RunContext = attrs.field(init=False)
     recorder: Recorder = attrs.field(init=False)
     result: MaterializeResult = attrs.field(init=False)
-    status: dict[StepKey, str] = attrs.field(factory=dict)
-    data_fp: dict[StepKey, str | None] = attrs.field(factory=dict)
-    reasons: dict[StepKey, str] = attrs.field(factory=dict)
-    started: dict[StepKey, dt.datetime] = attrs.field(factory=dict)
-    intents: dict[StepKey, Intent] = attrs.field(factory=dict)
+    #: Every step's state, by step: the one dict, shared with the result.
+    states: dict[StepKey, StepState] = attrs.field(factory=dict)
 
     def execute(self, executor: Any, max_workers: int | None) -> MaterializeResult:
-        from assetry.engine.executors import make_executor
-
         t0 = time.perf_counter()
         con = connect(self.catalog_path)
         for crashed in con.crashed_roots:
@@ -147,7 +141,7 @@ class _Run:
             self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
             writer = CatalogWriter(con)
             self.recorder = Recorder(writer, self.run_id, self.ctx.rows)
-            self.result = MaterializeResult(run_id=self.run_id, partition_sets={
+            self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
             })
             self.recorder.start(self.graph, self.root, executor)
@@ -155,7 +149,7 @@ class _Run:
             try:
                 self._schedule(pool)
             finally:
-                pool.shutdown()
+                pool.shutdown(wait=True, cancel_futures=True)
                 self.result.duration_s = time.perf_counter() - t0
                 self.recorder.finish(self.result)
                 writer.close()
@@ -167,12 +161,11 @@ class _Run:
 
     # -- scheduling ------------------------------------------------------------------------
 
-    def _schedule(self, pool: Any) -> None:
+    def _schedule(self, pool: cf.Executor) -> None:
         for step in self.steps.external:
             obs = self.ctx.observe(*step)
-            self.status[step] = "external"
-            self.data_fp[step] = obs.data_fingerprint if obs else None
-            self._remember_product(step)
+            self.states[step] = StepState(status=EXTERNAL, product=self._product(step),
+                                          data_fingerprint=obs.data_fingerprint if obs else None)
         waiting = dict(self.steps.waiting)
         ready = deque(s for s in self.steps.order if waiting[s] == 0)
         futures: dict[cf.Future[Outcome], StepKey] = {}
@@ -185,10 +178,7 @@ class _Run:
                 if task is None:
                     self._release(step, waiting, ready)
                 else:
-                    if self.reporter is not None:
-                        self.reporter.asset_started(label(step))
-                    self.started[step] = now()
-                    futures[pool.submit(run_task, task)] = step
+                    futures[self._submit(pool, step, task)] = step
             if futures:
                 done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
                 for future in done:
@@ -203,40 +193,34 @@ class _Run:
                 ready.append(down)
 
     def _plan(self, step: StepKey) -> Task | None:
-        """Decide one step; record a skip or a block and return None, or return its task."""
-        name, key = step
-        state = upstream_state(self.graph, step, self.status, self.data_fp)
-        if state.bad:
-            self._record(step, "blocked", "upstream failed: " + ", ".join(sorted(state.bad)))
-            return None
-        if state.missing:
-            hint = ", ".join(repr(m if key is None or m not in self.result.partition_sets
-                                  else f"{m}[{key}]") for m in sorted(state.missing))
-            self._record(step, "failed", "upstream missing", error=(
-                f"asset {label(step)!r} needs {hint}, which has no stored product; select it too "
-                f"(select='+{name}')"
-            ))
-            return None
-        intent = self.ctx.intent(name, state.fingerprints)
-        observation = self.ctx.observe(name, key)
-        decision = decide(
-            intent, self.ctx.record(name, key), observation,
-            forced=name in self.forced, cache=self.graph.specs[name].cache,
-        )
-        self.reasons[step] = decision.reason
-        if not decision.run and observation is not None:
-            self.data_fp[step] = observation.data_fingerprint
-            self._remember_product(step)
+        """Plan one step: record a skip, a block or a failure and return None, or return its task."""
+        name = step[0]
+        upstream = upstream_state(self.graph, step, self.states)
+        plan = plan_step(step, upstream, self.ctx, forced=name in self.forced,
+                         cache=self.graph.specs[name].cache)
+        if plan.action == RUN:
+            self.states[step] = StepState(reason=plan.reason, intent=plan.intent)
+            return self._task(step, upstream)
+        if plan.action == SKIPPED:  # fresh: its product was observed, unchanged
+            observation = plan.observation
             self.recorder.refresh_stat(step, observation)
-            self._record(step, "skipped", decision.reason)
-            return None
-        self.intents[step] = intent
-        return self._task(step, state)
+            state = StepState(status=SKIPPED, reason=plan.reason, product=self._product(step),
+                              data_fingerprint=observation.data_fingerprint)  # type: ignore[union-attr]
+        else:
+            state = StepState(status=plan.action, reason=plan.reason)
+        self._record(step, state, plan.reason, error=plan.error)
+        return None
 
-    def _task(self, step: StepKey, state: UpstreamState) -> Task:
+    def _submit(self, pool: cf.Executor, step: StepKey, task: Task) -> cf.Future[Outcome]:
+        if self.reporter is not None:
+            self.reporter.asset_started(label(step))
+        self.states[step] = attrs.evolve(self.states[step], status=RUNNING, started_at=now())
+        return pool.submit(run_task, task)
+
+    def _task(self, step: StepKey, upstream: UpstreamState) -> Task:
         name, key = step
         spec = self.graph.specs[name]
-        inputs = [self._input(param, key, state) for param in self.graph.inputs[name]]
+        inputs = [self._input(param, key, upstream) for param in self.graph.inputs[name]]
         _, location = self.ctx.product(name, key)
         return Task(
             spec=spec, config=self.values[name], inputs=tuple(inputs), root=str(self.root),
@@ -246,13 +230,13 @@ class _Run:
             segment=self.ctx.segment(name, key),
         )
 
-    def _input(self, param: str, key: str | None, state: UpstreamState) -> Input:
+    def _input(self, param: str, key: str | None, upstream: UpstreamState) -> Input:
         parts = self.graph.specs[param].partitions
-        if param not in state.partitions:
-            io, location = self.result.products[label((param, None if parts is None else key))]
+        if param not in upstream.partitions:
+            io, location = self._stored((param, None if parts is None else key))
             return Input(param=param, upstream=param, location=location, io=io)
-        keys = state.partitions[param]
-        products = [self.result.products[label((param, k))] for k in keys]
+        keys = upstream.partitions[param]
+        products = [self._stored((param, k)) for k in keys]
         stored = PartitionedProduct(
             asset=param, column=parts.column, keys=keys,  # type: ignore[union-attr]
             values=tuple(parts.value(k) for k in keys),  # type: ignore[union-attr]
@@ -261,40 +245,46 @@ class _Run:
         return Input(param=param, upstream=param, location=products[0][1], io=products[0][0],
                       partitions=stored)
 
-    def _remember_product(self, step: StepKey) -> None:
-        io, location = self.ctx.product(*step)
-        if io is not None and location is not None:
-            self.result.products[label(step)] = (io, location)
+    def _product(self, step: StepKey) -> tuple[IOManager, str] | None:
+        product = self.ctx.product(*step)
+        if product[0] is None or product[1] is None:
+            return None
+        return product  # type: ignore[return-value]
+
+    def _stored(self, step: StepKey) -> tuple[IOManager, str]:
+        # An upstream step without a product is planned as missing: its downstream never runs.
+        return self.states[step].product  # type: ignore[return-value]
 
     # -- recording -------------------------------------------------------------------------
 
     def _complete(self, step: StepKey, outcome: Outcome) -> None:
         spec = self.graph.specs[step[0]]
-        reason = outcome.reason or self.reasons.get(step, "")
+        state = self.states[step]
+        reason = outcome.reason or state.reason
         self.recorder.checks(step, outcome.checks)
         if not outcome.ok:
-            self.result.error_kinds[label(step)] = outcome.error_kind
-            self._record(step, "failed", reason, outcome=outcome, error=outcome.error)
-            call_asset_hook(spec.on_failure, self._context(step, "failed", outcome), "on_failure")
+            failed = attrs.evolve(state, status=FAILED, error_kind=outcome.error_kind)
+            self._record(step, failed, reason, outcome=outcome, error=outcome.error)
+            call_asset_hook(spec.on_failure, self._context(step, FAILED, outcome), "on_failure")
             return
+        # A successful outcome always carries what it stored, how, and its observation.
         stored, observation, io = outcome.stored, outcome.observation, outcome.io
-        self.data_fp[step] = observation.data_fingerprint  # type: ignore[union-attr]
-        self.result.products[label(step)] = (io, stored.location)  # type: ignore[assignment,union-attr]
-        self.recorder.asset(step, self.intents[step], observation, io, stored)
-        self._record(step, "materialized", reason, outcome=outcome)
-        call_asset_hook(spec.on_finish, self._context(step, "materialized", outcome), "on_finish")
+        self.recorder.asset(step, state.intent, observation, io, stored)
+        done = attrs.evolve(
+            state, status=MATERIALIZED, product=(io, stored.location),  # type: ignore[arg-type,union-attr]
+            data_fingerprint=observation.data_fingerprint,  # type: ignore[union-attr]
+        )
+        self._record(step, done, reason, outcome=outcome)
+        call_asset_hook(spec.on_finish, self._context(step, MATERIALIZED, outcome), "on_finish")
 
-    def _record(self, step: StepKey, status: str, reason: str, *, outcome: Outcome | None = None,
-                error: str | None = None) -> None:
-        self.status[step] = status
-        key = label(step)
-        if status == "failed":
-            self.result.errors[key] = error or ""
-            self.result.error_kinds.setdefault(key, None)
+    def _record(self, step: StepKey, state: StepState, reason: str, *,
+                outcome: Outcome | None = None, error: str | None = None) -> None:
+        """Keep a finished step's state; write its line to the result, the catalog, the reporter."""
+        self.states[step] = state
         stored = outcome.stored if outcome is not None else None
-        row = (self.ctx.rows.get(step) or {}) if status == "skipped" else {}
+        row = (self.ctx.rows.get(step) or {}) if state.status == SKIPPED else {}
         rec = StepRecord(
-            asset=step[0], status=status, reason=reason, partition=step[1],
+            asset=step[0], status=state.status, reason=reason, partition=step[1],  # type: ignore[arg-type]
             duration_s=outcome.duration_s if outcome else None,
             rows=stored.rows if stored else row.get("rows"),
             bytes=stored.bytes if stored else row.get("bytes"),
@@ -302,18 +292,15 @@ class _Run:
             error=error, attempts=outcome.attempts if outcome else 0,
         )
         self.result.records.append(rec)
-        self.recorder.materialization(
-            step, rec, self.intents.get(step), self.data_fp.get(step), self.started.get(step)
-        )
+        self.recorder.materialization(step, rec, state.intent, state.data_fingerprint,
+                                      state.started_at)
         if self.reporter is not None:
             self.reporter.asset_finished(rec)
 
-    def _context(self, step: StepKey, status: str, outcome: Outcome) -> Any:
-        from assetry.engine.result import AssetContext
-
+    def _context(self, step: StepKey, status: str, outcome: Outcome) -> AssetContext:
         stored = outcome.stored
         return AssetContext(
-            asset=step[0], status=status, run_id=self.run_id, reason=self.reasons.get(step, ""),
+            asset=step[0], status=status, run_id=self.run_id, reason=self.states[step].reason,
             location=stored.location if stored else None, rows=stored.rows if stored else None,
             duration_s=outcome.duration_s, error=outcome.error, partition=step[1],
         )

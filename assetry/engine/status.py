@@ -1,8 +1,9 @@
 """Status and accept: the plan before a run, and recording harmless changes as fresh.
 
 Both walk the graph's steps in order (an unpartitioned asset, or one partition
-of a partitioned asset) with the same :class:`RunContext` the runner uses, so
-``status`` says exactly what ``materialize`` would do first.
+of a partitioned asset) with the same :class:`RunContext` and the same
+:func:`~assetry.engine.planner.plan_step` the runner uses, so ``status`` says
+exactly what ``materialize`` would do first.
 
 A partitioned asset gets one summary row: ``fresh`` when every partition is,
 with reason ``up to date``; otherwise the reason counts partitions by state,
@@ -24,12 +25,20 @@ from typing import Any
 
 from assetry.assets.graph import AssetGraph
 from assetry.engine.context import RunContext, resolve_config
-from assetry.engine.planner import UP_TO_DATE, decide
+from assetry.engine.planner import (
+    ACCEPTED,
+    SKIPPED,
+    UP_TO_DATE,
+    StepPlan,
+    accept_reason,
+    plan_step,
+)
 from assetry.engine.recording import Recorder, now
 from assetry.engine.result import StepRecord
 from assetry.engine.roots import remove_temporaries
-from assetry.engine.steps import StepKey, expand, run_keys, upstream_state, upstream_steps
-from assetry.io_managers.base import Stored
+from assetry.engine.state import STALE, StepState
+from assetry.engine.steps import StepKey, expand, run_keys, upstream_state
+from assetry.io_managers.base import Observation, Stored
 from assetry.records import CatalogWriter, connect
 
 __all__ = ["accept", "status", "summarize_reasons"]
@@ -81,32 +90,32 @@ def status(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
     Examples:
         >>> Catalog("data/catalog.duckdb").status([flights, delays])  # doctest: +SKIP
     """
-    import polars as pl
-
     ctx, selected = _context(assets, catalog, select, config, root)
     graph = ctx.graph
     needed = set(selected)
     for name in selected:
         needed |= graph.ancestors(name)
-    steps = expand(graph, run_keys(graph, [n for n in graph.order if n in needed]))
-    stale: set[StepKey] = set()
-    data_fp: dict[StepKey, str | None] = {}
+    states: dict[StepKey, StepState] = {}
     decided: dict[str, list[tuple[str | None, bool, str]]] = {n: [] for n in selected}
-    for step in steps.order:
+    for step in expand(graph, run_keys(graph, [n for n in graph.order if n in needed])).order:
         name, key = step
-        obs = ctx.observe(name, key)
-        state = upstream_state(graph, step, {}, data_fp)
-        fps = {u: state.fingerprints.get(u, "") for u in graph.upstream[name]}
-        stale_up = {up[0] for up in upstream_steps(graph, step) if up in stale}
-        decision = decide(
-            ctx.intent(name, fps), ctx.record(name, key), obs, cache=graph.specs[name].cache,
-            stale_upstream=tuple(sorted(stale_up)),
-        )
-        data_fp[step] = obs.data_fingerprint if obs else None
-        if decision.run:
-            stale.add(step)
+        plan = plan_step(step, upstream_state(graph, step, states), ctx,
+                         cache=graph.specs[name].cache, before_run=True)
+        states[step] = StepState(status=STALE if plan.run else SKIPPED,
+                                 data_fingerprint=_data_fingerprint(plan.observation))
         if name in decided:
-            decided[name].append((key, not decision.run, decision.reason))
+            decided[name].append((key, plan.fresh, plan.reason))
+    return _status_frame(graph, selected, decided, partitions)
+
+
+def _data_fingerprint(observation: Observation | None) -> str | None:
+    return observation.data_fingerprint if observation is not None else None
+
+
+def _status_frame(graph: AssetGraph, selected: list[str],
+                  decided: dict[str, list[tuple[str | None, bool, str]]], partitions: bool) -> Any:
+    import polars as pl  # lazily: `import assetry` does not load polars
+
     if partitions:
         rows = [{"asset": n, "partition": k, "fresh": f, "reason": r}
                 for n in selected for k, f, r in decided[n]]
@@ -133,45 +142,29 @@ def accept(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
     Examples:
         >>> Catalog("data/catalog.duckdb").accept([flights, delays])  # doctest: +SKIP
     """
-    import polars as pl
+    import polars as pl  # lazily: `import assetry` does not load polars
 
     ctx, selected = _context(assets, catalog, select, config, root)
     graph = ctx.graph
-    run_id = "accept-" + os.urandom(8).hex()
     con = connect(catalog.path)
     for crashed in con.crashed_roots:
         remove_temporaries(crashed)
     writer = CatalogWriter(con)
-    recorder = Recorder(writer, run_id, ctx.rows)
+    recorder = Recorder(writer, "accept-" + os.urandom(8).hex(), ctx.rows)
     rows: list[dict[str, Any]] = []
-    data_fp: dict[StepKey, str | None] = {}
+    states: dict[StepKey, StepState] = {}
     try:
         for step in expand(graph, run_keys(graph, graph.order)).order:
-            name, key = step
-            obs = ctx.observe(name, key)
-            data_fp[step] = obs.data_fingerprint if obs else None
-            if name not in selected:
+            if step[0] not in selected:  # observed only: its data feeds the selected ones
+                states[step] = StepState(data_fingerprint=_data_fingerprint(ctx.observe(*step)))
                 continue
-            row = {"asset": name, "partition": key, "accepted": False}
-            record = ctx.record(name, key)
-            io, location = ctx.product(name, key)
-            if obs is None or io is None:
-                rows.append({**row, "reason": "product missing"})
-                continue
-            if record is not None and record.data_fingerprint != obs.data_fingerprint:
-                rows.append({**row, "reason": "product modified outside assetry"})
-                continue
-            state = upstream_state(graph, step, {}, data_fp)
-            intent = ctx.intent(name, {u: state.fingerprints.get(u, "") for u in graph.upstream[name]})
-            old = ctx.rows.get(step) or {}
-            stored = Stored(location, old.get("rows"), old.get("bytes"), old.get("schema"))  # type: ignore[arg-type]
-            recorder.asset(step, intent, obs, io, stored)
-            accepted = StepRecord(
-                asset=name, status="accepted", reason="accepted", partition=key, duration_s=0.0,
-                rows=stored.rows, bytes=stored.bytes, location=location,
-            )
-            recorder.materialization(step, accepted, intent, obs.data_fingerprint, now())
-            rows.append({**row, "accepted": True, "reason": "accepted"})
+            plan = plan_step(step, upstream_state(graph, step, states), ctx, before_run=True)
+            states[step] = StepState(data_fingerprint=_data_fingerprint(plan.observation))
+            reason = accept_reason(plan)
+            if reason == ACCEPTED:
+                _record_acceptance(recorder, ctx, step, plan)
+            rows.append({"asset": step[0], "partition": step[1], "accepted": reason == ACCEPTED,
+                         "reason": reason})
     finally:
         writer.close()
         con.close()
@@ -179,3 +172,16 @@ def accept(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
     frame = pl.DataFrame(rows, schema=schema)
     return frame if any(graph.specs[n].partitions for n in selected) else frame.drop("partition")
 
+
+def _record_acceptance(recorder: Recorder, ctx: RunContext, step: StepKey, plan: StepPlan) -> None:
+    """The ``assets`` row of the product as it is, and an ``accepted`` materialization."""
+    io, location = ctx.product(*step)
+    old = ctx.rows.get(step) or {}
+    stored = Stored(location, old.get("rows"), old.get("bytes"), old.get("schema"))  # type: ignore[arg-type]
+    recorder.asset(step, plan.intent, plan.observation, io, stored)
+    accepted = StepRecord(
+        asset=step[0], status=ACCEPTED, reason=ACCEPTED, partition=step[1], duration_s=0.0,
+        rows=stored.rows, bytes=stored.bytes, location=location,
+    )
+    data = _data_fingerprint(plan.observation)
+    recorder.materialization(step, accepted, plan.intent, data, now())

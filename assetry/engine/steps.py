@@ -3,8 +3,9 @@
 A step is ``(asset, partition key)``, with ``None`` for an unpartitioned
 asset. This module owns expanding a selection into steps (narrowed by
 ``materialize(partitions=...)``), wiring steps to their upstream steps, and
-combining what upstream steps recorded into the data fingerprints a step
-depends on. It is pure: no file, no catalog.
+combining the states of upstream steps (:class:`~assetry.engine.state.StepState`)
+into what the planner needs of them (:class:`~assetry.engine.planner.UpstreamState`).
+It is pure: no file, no catalog.
 
 The wiring follows the partitions of both ends of an edge:
 
@@ -23,16 +24,18 @@ from typing import Any
 import attrs
 
 from assetry.assets.graph import AssetGraph
+from assetry.engine.planner import BLOCKED, FAILED, UpstreamState
+from assetry.engine.state import STALE, UNKNOWN, StepState
 from assetry.errors import AssetGraphError
 from assetry.fingerprints import combined_fingerprint
 from assetry.partitions import Partitions
 
-__all__ = ["StepKey", "Steps", "UpstreamState", "expand", "label", "run_keys", "upstream_state"]
+__all__ = ["StepKey", "Steps", "expand", "label", "run_keys", "upstream_state", "upstream_steps"]
 
 #: ``(asset, partition key)``; the key is None for an unpartitioned asset.
 StepKey = tuple[str, str | None]
 
-_BAD = ("failed", "blocked")
+_BAD = (FAILED, BLOCKED)
 
 
 def label(step: StepKey) -> str:
@@ -109,27 +112,10 @@ def expand(graph: AssetGraph, keys: Mapping[str, tuple[str, ...] | None]) -> Ste
     return Steps(order, waiting, children, list(external))
 
 
-@attrs.frozen
-class UpstreamState:
-    """What a step's upstream steps came to: problems, or the fingerprints it depends on."""
-
-    #: Upstream assets with a failed or blocked step.
-    bad: tuple[str, ...]
-    #: Upstream assets with no stored product (for a partitioned upstream: none at all).
-    missing: tuple[str, ...]
-    #: Upstream name -> data fingerprint (combined over partitions where several feed in).
-    fingerprints: Mapping[str, str]
-    #: Upstream name -> the partition keys that feed in, for partitioned -> unpartitioned edges.
-    partitions: Mapping[str, tuple[str, ...]]
-
-
 def upstream_state(
-    graph: AssetGraph,
-    step: StepKey,
-    status: Mapping[StepKey, str],
-    data_fp: Mapping[StepKey, str | None],
+    graph: AssetGraph, step: StepKey, states: Mapping[StepKey, StepState]
 ) -> UpstreamState:
-    """Combine the recorded state of a step's upstream steps.
+    """Combine the states of a step's upstream steps into what the planner needs.
 
     An unpartitioned step fed by a partitioned asset gets every stored
     partition of that asset's set (missing ones are left out; none stored is
@@ -138,31 +124,41 @@ def upstream_state(
     name, key = step
     mine = graph.specs[name].partitions
     bad: list[str] = []
-    missing: list[str] = []
+    stale: list[str] = []
+    missing: list[StepKey] = []
     fps: dict[str, str] = {}
     parts: dict[str, tuple[str, ...]] = {}
     for up in graph.upstream[name]:
         theirs = graph.specs[up].partitions
         if theirs is None or mine is not None:
             one: StepKey = (up, None if theirs is None else key)
-            if status.get(one) in _BAD:
+            state = states.get(one, UNKNOWN)
+            if state.status in _BAD:
                 bad.append(up)
-            elif (fp := data_fp.get(one)) is None:
-                missing.append(up)
+                continue
+            if state.status == STALE:
+                stale.append(up)
+            if state.data_fingerprint is None:
+                missing.append(one)
             else:
-                fps[up] = fp
+                fps[up] = state.data_fingerprint
             continue
-        every = [(up, k) for k in theirs]
-        if any(status.get(s) in _BAD for s in every):
+        every = [(k, states.get((up, k), UNKNOWN)) for k in theirs]
+        if any(s.status in _BAD for _, s in every):
             bad.append(up)
             continue
-        present = [(s[1], data_fp[s]) for s in every if data_fp.get(s) is not None]
-        if not present:
-            missing.append(up)
-            continue
-        fps[up] = combined_fingerprint(present)  # type: ignore[arg-type]
-        parts[up] = tuple(k for k, _ in present)
-    return UpstreamState(tuple(bad), tuple(missing), fps, parts)
+        if any(s.status == STALE for _, s in every):
+            stale.append(up)
+        present = [(k, s.data_fingerprint) for k, s in every if s.data_fingerprint is not None]
+        if present:
+            fps[up] = combined_fingerprint(present)  # type: ignore[arg-type]
+            parts[up] = tuple(k for k, _ in present)
+        else:
+            missing.append((up, None))
+    if not (bad or missing or stale):  # the usual case, kept cheap for wide no-op runs
+        return UpstreamState(fps, partitions=parts)
+    return UpstreamState(fps, tuple(bad), tuple(s[0] for s in missing), tuple(missing),
+                         tuple(stale), parts)
 
 
 def selection_items(selection: Any) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ values pass through the IO managers, never in memory between assets.
 
 from __future__ import annotations
 
+import pathlib
 import time
 import traceback
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from typing import Any
 import attrs
 
 from assetry.assets.decorator import PARTITION_PARAM, AssetSpec
+from assetry.checks import run_checks
 from assetry.checks.validation import check_return, check_schema
 from assetry.errors import AssetError, CheckError
 from assetry.io_managers import IOManager, default_for_annotation, default_for_value
@@ -107,8 +109,6 @@ def _attempt(task: Task, attempt: int, start: float) -> Outcome:
         if spec.schema is not None:
             check_schema(spec.name, value, spec.schema)
         if spec.checks:
-            from assetry.checks import run_checks
-
             checks = tuple(run_checks(spec.name, value, spec.checks))
             failed = [c for c in checks if c.blocking and not c.passed]
             if failed:
@@ -140,9 +140,7 @@ class _UserError(AssetError):
     """The user's function raised; the message names the asset and its inputs."""
 
 
-def _root(task: Task) -> Any:
-    import pathlib
-
+def _root(task: Task) -> pathlib.Path:
     return pathlib.Path(task.root)
 
 

@@ -1,8 +1,8 @@
-"""Executors: where a ready asset's task runs (sync, threads, processes, Dask).
+"""Executors: where a ready step's task runs (sync, threads, processes, Dask).
 
-The scheduler in the runner decides *what* is ready; an executor only decides
-*where* it runs. ``processes`` and ``dask`` import their dependencies only when
-chosen.
+Each is a :class:`concurrent.futures.Executor` with a ``name``; the scheduler
+in the runner decides *what* is ready, an executor only *where* it runs.
+:func:`make_executor` turns ``materialize(executor=...)`` into one.
 """
 
 from __future__ import annotations
@@ -10,35 +10,36 @@ from __future__ import annotations
 import concurrent.futures as cf
 from typing import Any
 
-from assetry.engine.executors.base import Executor, PoolExecutor, SyncExecutor, default_workers
+from assetry.engine.executors.base import SyncExecutor, ThreadExecutor, default_workers
 from assetry.errors import AssetError
 
-__all__ = ["EXECUTORS", "Executor", "SyncExecutor", "default_workers", "make_executor"]
+__all__ = ["EXECUTORS", "SyncExecutor", "ThreadExecutor", "default_workers", "make_executor"]
 
 #: The executors named by a string, in ``materialize(executor=...)`` and ``--executor``.
 EXECUTORS = ("sync", "threads", "processes", "dask")
 
 
-def make_executor(executor: Any, max_workers: int | None = None) -> Executor:
-    """Turn ``materialize(executor=...)`` into an :class:`Executor`.
+def make_executor(executor: Any, max_workers: int | None = None) -> cf.Executor:
+    """Turn ``materialize(executor=...)`` into a :class:`concurrent.futures.Executor`.
 
     Args:
         executor: ``"sync"``, ``"threads"``, ``"processes"``, ``"dask"`` (a local
-            cluster, closed after the run), a ``dask.distributed.Client``, or an
-            :class:`Executor`.
+            cluster, closed after the run), a ``dask.distributed.Client``, or any
+            :class:`concurrent.futures.Executor` (used as it is).
         max_workers: parallel tasks at most (threads, processes, local Dask workers).
 
     Examples:
         >>> make_executor("sync").name
         'sync'
     """
-    if isinstance(executor, Executor):
+    if isinstance(executor, cf.Executor):
         return executor
     if executor == "sync":
         return SyncExecutor()
     if executor == "threads":
-        pool = cf.ThreadPoolExecutor(max_workers or default_workers(), thread_name_prefix="assetry")
-        return PoolExecutor(pool, "threads")
+        return ThreadExecutor(max_workers)
+    # Imported only when chosen: processes bring multiprocessing and cloudpickle packing,
+    # dask brings dask.distributed (an optional dependency).
     if executor == "processes":
         from assetry.engine.executors.processes import make_process_executor
 

@@ -1,8 +1,11 @@
-"""The executor protocol and the two in-process executors, ``sync`` and ``threads``.
+"""The two in-process executors, ``sync`` and ``threads``.
 
-Every executor offers ``submit(fn, arg) -> concurrent.futures.Future`` and
-``shutdown()``. The scheduler in the runner decides *what* is ready; the
-executor only decides *where* it runs. Skipped assets never reach an executor.
+Every executor is a :class:`concurrent.futures.Executor`: ``submit(fn, /,
+*args, **kwargs)`` returns a future, ``shutdown(wait=True, *,
+cancel_futures=False)`` releases its workers, and ``name`` is how the
+catalog's ``runs`` row names it. The scheduler in the runner decides *what*
+is ready; the executor only decides *where* it runs. Skipped assets never
+reach an executor.
 
 ``"sync"`` and ``"threads"`` live here; ``"processes"`` in
 :mod:`assetry.engine.executors.processes`; a ``dask.distributed.Client`` (or
@@ -15,52 +18,54 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from assetry.errors import AssetError
+__all__ = ["SyncExecutor", "ThreadExecutor", "default_workers"]
 
-__all__ = ["Executor", "PoolExecutor", "SyncExecutor", "default_workers"]
-
-
-class Executor:
-    """The protocol: submit a call, get a future; shut down at the end of the run."""
-
-    name = "executor"
-
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
-        """Run ``fn(arg)`` somewhere; return a future of its result."""
-        raise AssetError(f"{type(self).__name__} cannot run tasks")
-
-    def shutdown(self) -> None:
-        """Release workers (threads, processes, cluster futures)."""
+_T = TypeVar("_T")
 
 
-class SyncExecutor(Executor):
-    """Runs each task inline, in the calling thread (debuggers and profilers like it)."""
+class SyncExecutor(cf.Executor):
+    """Runs each call inline, in the calling thread (debuggers and profilers like it).
+
+    Examples:
+        >>> with SyncExecutor() as ex:
+        ...     ex.submit(sum, [1, 2, 3]).result()
+        6
+    """
 
     name = "sync"
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
-        future: cf.Future[Any] = cf.Future()
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> cf.Future[_T]:
+        """Call ``fn(*args, **kwargs)`` now; return a future that is already done."""
+        future: cf.Future[_T] = cf.Future()
         try:
-            future.set_result(fn(arg))
+            future.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 (a future carries any error, as a pool's does)
             future.set_exception(exc)
         return future
 
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Nothing to release: every call finished inside ``submit``.
 
-class PoolExecutor(Executor):
-    """Wraps a ``concurrent.futures`` pool (threads or processes)."""
+        It keeps working after a shutdown, so one instance can serve several runs
+        (the runner shuts down the executor it was given at the end of each run).
+        """
 
-    def __init__(self, pool: cf.Executor, name: str) -> None:
-        self._pool = pool
-        self.name = name
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
-        return self._pool.submit(fn, arg)
+class ThreadExecutor(cf.ThreadPoolExecutor):
+    """A thread pool named for the catalog, its threads named ``assetry_<n>``.
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    Examples:
+        >>> with ThreadExecutor(2) as ex:
+        ...     ex.submit(max, 1, 2).result()
+        2
+    """
+
+    name = "threads"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__(max_workers or default_workers(), thread_name_prefix="assetry")
 
 
 def default_workers() -> int:

@@ -18,8 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from assetry.engine.executors.base import Executor
-from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, unpack
+from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, task_name, unpack
 from assetry.errors import AssetError
 
 __all__ = ["DaskExecutor", "local_dask_executor"]
@@ -32,14 +31,17 @@ _MISSING = (
 
 def _require_distributed(executor: Any) -> Any:
     try:
-        import distributed
+        import distributed  # here: an optional dependency, and a heavy import
     except ImportError as exc:
         raise AssetError(_MISSING.format(executor)) from exc
     return distributed
 
 
-class DaskExecutor(Executor):
-    """Submits each task to a ``distributed.Client``; the client stays the caller's.
+class DaskExecutor(cf.Executor):
+    """Submits each call to a ``distributed.Client``; the client stays the caller's.
+
+    Shutting down cancels what still runs; a client the executor started itself
+    (``executor="dask"``) is closed with its cluster.
 
     Examples:
         >>> from distributed import Client  # doctest: +SKIP
@@ -63,14 +65,14 @@ class DaskExecutor(Executor):
         """The ``distributed.Client`` tasks go to."""
         return self._client
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Send ``fn(*args, **kwargs)``, packed, to the cluster; return a local future of it."""
         outer: cf.Future[Any] = cf.Future()
-        name = label(arg)
-        payload = pack_or_fail(fn, arg, outer, "a Dask worker")
+        name = label(fn, args)
+        payload = pack_or_fail(outer, "a Dask worker", fn, args, kwargs)
         if payload is None:
             return outer
-        spec = getattr(arg, "spec", None)
-        key = f"assetry-{getattr(spec, 'name', 'task')}-{uuid.uuid4().hex[:12]}"
+        key = f"assetry-{task_name(args)}-{uuid.uuid4().hex[:12]}"
         future = self._client.submit(run_packed, payload, pure=False, key=key)
         with self._lock:
             self._running[key] = (future, outer, name)
@@ -111,7 +113,12 @@ class DaskExecutor(Executor):
                 except BaseException as exc:  # noqa: BLE001 (a remote error, a cancel, a lost worker)
                     outer.set_exception(_remote_error(exc, name))
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Cancel what still runs, stop fetching results, close a cluster of our own.
+
+        Tasks still on the cluster are cancelled whatever ``cancel_futures`` says:
+        once the thread that fetches results stops, nothing would deliver theirs.
+        """
         with self._lock:
             running = list(self._running.values())
             resolver, self._resolver = self._resolver, None

@@ -20,6 +20,7 @@ import functools
 import itertools
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.spawn
 import os
 import threading
 from collections import deque
@@ -29,7 +30,6 @@ from typing import Any
 
 import attrs
 
-from assetry.engine.executors.base import Executor
 from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, unpack
 from assetry.errors import AssetError
 
@@ -60,8 +60,11 @@ class _Job:
     seq: int
 
 
-class ProcessExecutor(Executor):
-    """Runs tasks in a pool of worker processes (fork server where available, else spawn).
+class ProcessExecutor(cf.Executor):
+    """Runs calls in a pool of worker processes (fork server where available, else spawn).
+
+    After a shutdown, the next call starts fresh pools, so one instance can
+    serve several runs (the runner shuts down its executor after each).
 
     Examples:
         >>> ex = ProcessExecutor(2)
@@ -85,22 +88,24 @@ class ProcessExecutor(Executor):
         self._solo_busy = False
         self._retired: list[cf.ProcessPoolExecutor] = []
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Send ``fn(*args, **kwargs)``, packed, to a worker process; return its future."""
         outer: cf.Future[Any] = cf.Future()
-        name = label(arg)
-        payload = pack_or_fail(fn, arg, outer, "a worker process (use executor='threads')")
+        where = "a worker process (use executor='threads')"
+        payload = pack_or_fail(outer, where, fn, args, kwargs)
         if payload is None:
             return outer
-        self._send(_Job(payload, outer, name, next(self._seq)))
+        self._send(_Job(payload, outer, label(fn, args), next(self._seq)))
         return outer
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut every pool down: the main one, the suspects' one and those retired."""
         with self._lock:
             pools = [p for p in (self._pool, self._solo, *self._retired) if p is not None]
             self._pool = self._solo = None
             self._retired = []
         for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
     # -- the main pool ---------------------------------------------------------------------
 
@@ -227,7 +232,7 @@ def _mp_context() -> Any:
     _strip_main_from_workers()
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return _SpawnContext()
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver  # here: only platforms with a fork server have it
 
     # Add ours to whatever the program asked for; this only takes effect if the fork
     # server has not started yet.
@@ -245,8 +250,7 @@ _LAUNCHING = threading.local()
 
 
 def _strip_main_from_workers() -> None:
-    from multiprocessing import spawn
-
+    spawn = multiprocessing.spawn
     original = spawn.get_preparation_data
     if getattr(original, "_assetry", False):
         return

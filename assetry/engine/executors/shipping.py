@@ -23,24 +23,25 @@ import cloudpickle
 
 from assetry.errors import AssetError
 
-__all__ = ["label", "pack", "run_packed", "unpack"]
+__all__ = ["label", "pack", "pack_or_fail", "run_packed", "task_name", "unpack"]
 
 
-def pack(fn: Callable[[Any], Any], arg: Any) -> bytes:
-    """Serialize ``fn(arg)`` for another interpreter.
+def pack(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
+    """Serialize the call ``fn(*args, **kwargs)`` for another interpreter.
 
     Functions and classes from modules a fresh interpreter cannot import by
     name (a file loaded by path, ``__main__``) travel by value. A task's hooks
     are left behind: they run in the driver, never in a worker.
 
     Examples:
-        >>> run_packed(pack(len, [1, 2]))  # doctest: +SKIP
+        >>> unpack(run_packed(pack(max, 1, 2, key=abs)))
+        2
     """
     buffer = io.BytesIO()
     with _REGISTRY_LOCK:
         pickler = _Pickler(buffer)
         try:
-            pickler.dump((fn, _without_hooks(arg)))
+            pickler.dump((fn, tuple(map(_without_hooks, args)), kwargs))
         finally:
             pickler.unregister()
     return buffer.getvalue()
@@ -49,13 +50,13 @@ def pack(fn: Callable[[Any], Any], arg: Any) -> bytes:
 def run_packed(payload: bytes) -> bytes:
     """Run a packed call in this (worker) process; return its packed result."""
     try:
-        fn, arg = cloudpickle.loads(payload)
+        fn, args, kwargs = cloudpickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 (unpickling runs arbitrary reducers)
         raise AssetError(
             f"the task could not be loaded in the worker process ({type(exc).__name__}: {exc}); "
             "the modules it uses must be importable there"
         ) from None
-    result = fn(arg)
+    result = fn(*args, **kwargs)
     try:
         return cloudpickle.dumps(result)
     except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
@@ -70,26 +71,42 @@ def unpack(data: bytes) -> Any:
     return cloudpickle.loads(data)
 
 
-def pack_or_fail(fn: Callable[[Any], Any], arg: Any, outer: Any, where: str) -> bytes | None:
+def pack_or_fail(outer: Any, where: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> bytes | None:
     """:func:`pack`, or set a clear error on ``outer`` and return None when it does not pickle."""
     try:
-        return pack(fn, arg)
+        return pack(fn, *args, **kwargs)
     except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
-        from assetry.errors import AssetError
-
         outer.set_exception(AssetError(
-            f"{label(arg)} cannot be sent to {where}: it does not pickle "
+            f"{label(fn, args)} cannot be sent to {where}: it does not pickle "
             f"({type(exc).__name__}: {exc})"
         ))
         return None
 
 
-def label(arg: Any) -> str:
-    """How errors name a task: ``asset 'x' (module:function)``, or its type."""
-    spec = getattr(arg, "spec", None)
-    if spec is None:
-        return f"task {type(arg).__name__}"
-    return f"asset {spec.name!r} ({spec.qualname})"
+def label(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """How errors name a call: ``asset 'x' (module:function)`` for a task, else its argument's type.
+
+    Examples:
+        >>> label(len, ([1, 2],)), label(print, ())
+        ('task list', 'task print')
+    """
+    for arg in args:
+        spec = getattr(arg, "spec", None)
+        if spec is not None:
+            return f"asset {spec.name!r} ({spec.qualname})"
+    if args:
+        return f"task {type(args[0]).__name__}"
+    return f"task {getattr(fn, '__name__', type(fn).__name__)}"
+
+
+def task_name(args: tuple[Any, ...]) -> str:
+    """The asset name of a task call, for keys that name work on a cluster; else ``task``."""
+    for arg in args:
+        spec = getattr(arg, "spec", None)
+        if spec is not None:
+            return str(getattr(spec, "name", "task"))
+    return "task"
 
 
 def _without_hooks(arg: Any) -> Any:
