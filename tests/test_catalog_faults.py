@@ -190,10 +190,6 @@ def test_writer_batches_a_stream_of_rows_into_few_transactions(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the engine change: Recorder (engine/recording.py) holds skip rows back until the end "
-    "of the run; it must put each one at once and let the writer batch them"
-))
 def test_killed_run_keeps_its_skip_rows(files, tmp_path):
     """SIGKILL after a rerun skipped 300 assets: the catalog has those 300 skip rows."""
     path = files.write("wide.py", WIDE_PIPELINE)
@@ -313,10 +309,6 @@ def test_run_stops_at_the_first_catalog_write_failure(files):
     assert set(again.skipped) == recorded
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the engine change: on writer.failed the runner (engine/runner.py) salvages the runs "
-    "row as failed instead of leaving it running"
-))
 def test_run_whose_catalog_fails_is_recorded_failed(files):
     """A run stopped by a catalog write failure marks its runs row failed, if the catalog takes it."""
     path = files.write("wide.py", WIDE_PIPELINE)

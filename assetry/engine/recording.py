@@ -21,8 +21,6 @@ from assetry.records import CatalogWriter, dumps_upstream
 
 __all__ = ["Recorder", "now"]
 
-_SKIP_BATCH = 5000
-
 
 def now() -> dt.datetime:
     """The current UTC time, naive (the catalog's TIMESTAMP columns are UTC)."""
@@ -37,7 +35,6 @@ class Recorder:
     run_id: str
     rows: Mapping[StepKey, dict[str, Any]]
     _io_forms: dict[Any, dict[str, Any]] = attrs.field(factory=dict)
-    _skipped: list[dict[str, Any]] = attrs.field(factory=list)
 
     def start(self, graph: AssetGraph, root: Any, executor: Any) -> None:
         """The ``runs`` row, and the graph's edges in ``dependencies``."""
@@ -53,8 +50,7 @@ class Recorder:
                 self.writer.put("dependencies", {"asset": name, "upstream": up})
 
     def finish(self, result: Any) -> None:
-        """Write the held-back skip rows and close the ``runs`` row with the counts."""
-        self._flush_skipped()
+        """Close the ``runs`` row with the counts."""
         self.writer.sql(
             "UPDATE runs SET finished_at = ?, status = ?, n_materialized = ?, n_skipped = ?, "
             "n_failed = ?, n_blocked = ? WHERE run_id = ?",
@@ -104,19 +100,19 @@ class Recorder:
             "rows": record.rows, "bytes": record.bytes, "location": record.location,
             "error": record.error, "attempts": record.attempts,
         }
-        if record.status != "skipped":
-            self.writer.put("materializations", values)
-            return
-        # Skips are held back and written in bulk: a wide no-op run plans thousands of
-        # them, and a writer thread woken for each would contend with planning for the GIL.
-        self._skipped.append(values)
-        if len(self._skipped) >= _SKIP_BATCH:
-            self._flush_skipped()
+        # Every row goes to the writer at once, skips too: put() only appends to a list and
+        # the writer commits on a time bound, so a killed run keeps them and a wide no-op
+        # run still costs a few transactions.
+        self.writer.put("materializations", values)
 
-    def _flush_skipped(self) -> None:
-        rows, self._skipped = self._skipped, []
-        for values in rows:
-            self.writer.put("materializations", values)
+    def abandon(self, result: Any) -> None:
+        """After a catalog write failure: mark the ``runs`` row failed, if the catalog takes it."""
+        self.writer.salvage(
+            "UPDATE runs SET finished_at = ?, status = 'failed', n_materialized = ?, "
+            "n_skipped = ?, n_failed = ?, n_blocked = ? WHERE run_id = ?",
+            [now(), len(result.materialized), len(result.skipped), len(result.failed),
+             len(result.blocked), self.run_id],
+        )
 
     def _io_columns(self, io: Any) -> dict[str, Any]:
         # io_class, io_settings, io_pickle. Managers are frozen values; describing one

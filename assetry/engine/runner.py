@@ -151,8 +151,13 @@ class _Run:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
                 self.result.duration_s = time.perf_counter() - t0
-                self.recorder.finish(self.result)
-                writer.close()
+                try:
+                    if writer.failed:
+                        self.recorder.abandon(self.result)
+                    else:
+                        self.recorder.finish(self.result)
+                finally:
+                    writer.close()  # raises the writer's CatalogError after a failed write
         finally:
             con.close()
         if self.reporter is not None:
@@ -172,6 +177,8 @@ class _Run:
         if self.reporter is not None:
             self.reporter.run_started([label(s) for s in self.steps.order])
         while ready or futures:
+            # The catalog stopped taking rows (a full disk): schedule nothing more.
+            self.recorder.writer.check()
             while ready:
                 step = ready.popleft()
                 task = self._plan(step)
