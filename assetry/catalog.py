@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import pathlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetry.errors import CatalogError, StorageError
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import DEFAULT_CATALOG, connect, lock_holders, read_records
+
+if TYPE_CHECKING:  # polars is imported when a query runs, not by import assetry
+    import polars as pl
 
 __all__ = ["Catalog"]
 
@@ -50,7 +53,7 @@ class Catalog:
                 pass
         return self.path.parent
 
-    def sql(self, query: str, params: list[Any] | None = None) -> Any:
+    def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a read-only query; return a ``pl.DataFrame``.
 
         Examples:
@@ -66,7 +69,7 @@ class Catalog:
         finally:
             con.close()
 
-    def history(self, name: str) -> Any:
+    def history(self, name: str) -> pl.DataFrame:
         """Every materialization of ``name``, newest first, as a ``pl.DataFrame``."""
         return self.sql(
             "SELECT * FROM materializations WHERE asset = ? ORDER BY started_at DESC", [name]
@@ -111,7 +114,10 @@ class Catalog:
         io = CatalogForm.from_row(record).rebuild(name)
         return io.load(record["location"], as_type)
 
-    def status(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None, partitions: bool = False) -> Any:
+    def status(
+        self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,
+        root: str | os.PathLike[str] | None = None, partitions: bool = False,
+    ) -> pl.DataFrame:
         """The plan before a run: one row per asset with ``asset``, ``fresh`` and ``reason``.
 
         A partitioned asset is summed up (``364 fresh, 1 missing``); with
@@ -121,7 +127,10 @@ class Catalog:
 
         return status(assets, catalog=self, select=select, config=config, root=root, partitions=partitions)
 
-    def accept(self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> Any:
+    def accept(
+        self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> pl.DataFrame:
         """Record the current fingerprints of existing, unmodified products as fresh."""
         from assetry.engine import accept
 
