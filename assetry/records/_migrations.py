@@ -13,9 +13,9 @@ then append a :class:`Migration` here with the next version.
 
 Examples:
     >>> SCHEMA_VERSION
-    2
+    3
     >>> [m.version for m in MIGRATIONS]
-    [2]
+    [2, 3]
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         why=(
             "a failed asset keeps its whole traceback (API.md); the IO manager is kept as "
             "class path + settings instead of a pickle, which breaks when a class moves"
+        ),
+    ),
+    Migration(
+        version=3,
+        adds={"materializations": ("logs",), "assets": ("code_definitions", "kind")},
+        why=(
+            "what an asset printed and logged is kept per materialization; each definition's "
+            "code digest lets a reason name what changed; sources are assets assetry only observes"
         ),
     ),
 )

@@ -49,6 +49,7 @@ TABLES: dict[str, dict[str, str]] = {
         "error": "VARCHAR",
         "attempts": "INTEGER",
         "traceback": "VARCHAR",  # schema 2
+        "logs": "VARCHAR",  # schema 3: what the asset printed and logged (bounded)
     },
     "assets": {
         "asset": "VARCHAR",
@@ -72,6 +73,8 @@ TABLES: dict[str, dict[str, str]] = {
         "run_id": "VARCHAR",
         "io_class": "VARCHAR",  # schema 2: 'assetry.io_managers:Parquet'
         "io_settings": "VARCHAR",  # schema 2: JSON text of the keyword arguments
+        "code_definitions": "VARCHAR",  # schema 3: JSON {definition: digest}, for exact reasons
+        "kind": "VARCHAR",  # schema 3: 'asset', or 'source' for data assetry only observes
     },
     "dependencies": {"asset": "VARCHAR", "upstream": "VARCHAR"},
     "checks": {
