@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from assetry.assets import sql_text
 from assetry.assets.decorator import Asset, AssetSpec, check_name
 from assetry.assets.sql_text import call_template, normalize_sql, render_sql, template_fields
 from assetry.clients import Client
@@ -95,8 +96,7 @@ class _Job:
 def _prepare(client: Client, schema: str | None) -> None:
     """Make the schema exist, tolerating another asset creating it at the same moment.
 
-    The client creates a missing schema too, but two assets building into a new
-    schema at once would both try; the loser's error is harmless once it exists.
+    (Two assets building into a new schema at once both try; the loser's error is harmless.)
     """
     if schema is None or client.dialect not in ("postgresql", "duckdb"):
         return
@@ -183,7 +183,7 @@ def _runner(
     run.__qualname__ = like.__qualname__ if like else job.name
     run.__doc__ = like.__doc__ if like else None
     if like is not None:
-        run.__wrapped__ = like  # type: ignore[attr-defined]  # code fingerprint: the user's function
+        run.__wrapped__ = sql_text.fingerprint_stand_in(like, job.client.dialect)  # type: ignore[attr-defined]
     return run
 
 
@@ -241,7 +241,7 @@ def _build(
     )
     template_fields(text, name)  # a malformed placeholder fails now, not at run time
     extra = {
-        "sql": normalize_sql(text),
+        "sql": normalize_sql(text, client.dialect),
         "client": client.identity(),
         "kind": kind,
         "relation": table if schema is None else f"{schema}.{table}",

@@ -12,6 +12,9 @@ dialects (as data), :mod:`~assetry.clients.identifiers` what a name may be and
 its quoting (SQLAlchemy's ``identifier_preparer``), :mod:`~assetry.clients.relations`
 the statements that replace a relation atomically, and
 :mod:`~assetry.clients.transfer` moving rows between cursors and Arrow or polars.
+Privately, ``_secrets`` finds passwords in connection arguments (what
+``without_secrets()`` removes, and what every error message redacts) and
+``_timeouts`` gives each driver its connect and statement timeouts.
 Importing the package imports neither pyarrow, SQLAlchemy nor a driver.
 
 Examples:

@@ -1,7 +1,9 @@
 """The three kinds of client: DuckDB, SQLAlchemy, and any PEP 249 driver.
 
-Each client says how to connect and how to name its database without
-credentials; everything else (per-thread connections, quoting, queries,
+Each client says how to connect (with its connect and statement timeouts, in
+the driver's terms: ``_timeouts``), how to name its database without
+credentials, and which of its arguments are secret (``_scrub``, with
+``_secrets``); everything else (per-thread connections, quoting, queries,
 streaming, atomic relation writes, fingerprints) is the shared
 :class:`~assetry.clients.base.Client`. Clients pickle without their connections, so
 they can be shipped to worker processes. This module runs no SQL of its own.
@@ -9,25 +11,25 @@ they can be shipped to worker processes. This module runs no SQL of its own.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pathlib
-import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from assetry.clients import _secrets, _timeouts
 from assetry.clients import dialects as _dialects
 from assetry.clients.base import Client
 from assetry.errors import ClientError
 
 __all__ = ["DBAPIClient", "DuckDBClient", "SQLAlchemyClient"]
 
-
-#: Connection keywords that hold secrets; dropped from the copy kept in the catalog.
-_SECRET_KEYS = {"password", "passwd", "pwd", "secret", "token"}
-_PASSWORD_IN_DSN = re.compile(r"((?:password|passwd)\s*=\s*|://[^:/@]*:)[^\s@&]+", re.IGNORECASE)
+#: Keys of a connection string whose value is itself a URL or ``key=value`` string.
+_DSN_KEYS = ("conninfo", "dsn")
 
 
 class DuckDBClient(Client):
@@ -75,6 +77,10 @@ class DBAPIClient(Client):
 
     The dialect comes from the driver's module (psycopg, pymysql, MySQLdb,
     mysql.connector, mariadb, sqlite3, duckdb) unless ``dialect=`` says otherwise.
+    ``connect_timeout`` and ``statement_timeout`` (seconds, None for no limit) are
+    handed to the driver in its own terms (docs/sql.md); a keyword given to the
+    driver itself wins. A ``functools.partial`` of ``connect`` is unpacked into
+    ``connect``, ``args`` and ``kwargs``.
 
     Examples:
         >>> import sqlite3
@@ -83,7 +89,15 @@ class DBAPIClient(Client):
     """
 
     def __init__(self, connect: Callable[..., Any], *args: Any, dialect: str | None = None,
+                 connect_timeout: float | None = _timeouts.CONNECT_TIMEOUT,
+                 statement_timeout: float | None = _timeouts.STATEMENT_TIMEOUT,
                  **kwargs: Any) -> None:
+        while isinstance(connect, functools.partial):  # its arguments are scrubbed like ours
+            args, kwargs = (*connect.args, *args), {**connect.keywords, **kwargs}
+            connect = connect.func
+        self.connect_timeout, self.statement_timeout = _timeouts.checked(
+            connect_timeout, statement_timeout, "DBAPIClient"
+        )
         module = getattr(connect, "__module__", None) or type(connect).__module__
         found = dialect or _dialects.dialect_of_driver(module)
         if found is None:
@@ -107,9 +121,9 @@ class DBAPIClient(Client):
         state["connect"] = _FunctionRef.of(self.connect)
         return state
 
-    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
-        kwargs = {k: v for k, v in state["kwargs"].items() if k.lower() not in _SECRET_KEYS}
-        args = tuple(_PASSWORD_IN_DSN.sub(r"\1***", a) if isinstance(a, str) else a for a in state["args"])
+    def _scrub(self, state: dict[str, Any], found: list[str]) -> dict[str, Any]:
+        kwargs = _secrets.scrub(state["kwargs"], found)
+        args = _secrets.scrub(state["args"], found)
         return {**state, "kwargs": kwargs, "args": args}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -143,10 +157,24 @@ class DBAPIClient(Client):
         return self._connect()
 
     def _connect(self) -> Any:
+        package = self.driver.__name__.split(".")[0]
+        given = {**_conninfo(self.args, self.kwargs), **self.kwargs}
+        limits = _timeouts.connect_kwargs(package, self.connect_timeout, self.statement_timeout)
+        started = time.monotonic()
         try:
-            return self.connect(*self.args, **self.kwargs)
+            conn = self.connect(*self.args, **{k: v for k, v in limits.items() if k not in given},
+                                **self.kwargs)
         except self.driver.Error as exc:
-            raise ClientError(f"cannot connect to {self.identity()}: {exc}") from exc
+            error = self._connect_error(exc, started)
+            raise error from error.__cause__
+        try:
+            _timeouts.after_connect(conn, package, self.dialect, self.statement_timeout, given)
+        except self.driver.Error as exc:
+            self._close_quietly(conn)
+            error = self._error(f"cannot set statement_timeout on {self.identity()}", exc,
+                                "; pass statement_timeout=None to DBAPIClient(...) to leave it")
+            raise error from error.__cause__
+        return conn
 
 
 class SQLAlchemyClient(Client):
@@ -160,14 +188,20 @@ class SQLAlchemyClient(Client):
         'sqlite'
     """
 
-    def __init__(self, url_or_engine: Any, **engine_options: Any) -> None:
+    def __init__(self, url_or_engine: Any, *,
+                 connect_timeout: float | None = _timeouts.CONNECT_TIMEOUT,
+                 statement_timeout: float | None = _timeouts.STATEMENT_TIMEOUT,
+                 **engine_options: Any) -> None:
         import sqlalchemy as sa
 
         super().__init__()
+        self.connect_timeout, self.statement_timeout = _timeouts.checked(
+            connect_timeout, statement_timeout, "SQLAlchemyClient"
+        )
         if isinstance(url_or_engine, sa.Engine):
             url, self._engine, self.owns_engine = url_or_engine.url, url_or_engine, False
         else:
-            url, self.owns_engine = _with_default_driver(sa.make_url(url_or_engine)), True
+            url, self.owns_engine = _with_default_driver(_parsed_url(url_or_engine)), True
         backend = url.get_backend_name()
         self.dialect = {"mariadb": "mysql", "postgres": "postgresql"}.get(backend, backend)
         self.url = url.render_as_string(hide_password=False)
@@ -180,11 +214,23 @@ class SQLAlchemyClient(Client):
         super()._reset()
         self._engine = None
 
-    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _scrub(self, state: dict[str, Any], found: list[str]) -> dict[str, Any]:
         import sqlalchemy as sa
 
-        url = sa.make_url(state["url"])._replace(password=None)
-        return {**state, "url": url.render_as_string(hide_password=False)}
+        url = sa.make_url(state["url"])
+        if url.password:
+            found.append(str(url.password))
+        secret = [k for k in url.query if _secrets.is_secret_key(k)]
+        for key in secret:
+            value = url.query[key]
+            found.extend([value] if isinstance(value, str) else value)
+        url = url._replace(password=None).difference_update_query(secret)
+        url = url.update_query_dict(
+            {k: _secrets.scrub(v, found) for k, v in url.query.items() if k in _DSN_KEYS}
+        )
+        options = _secrets.scrub(state["engine_options"], found)
+        url_text = url.render_as_string(hide_password=False)
+        return {**state, "url": url_text, "engine_options": options}
 
     def __getstate__(self) -> dict[str, Any]:
         # The unpickled copy builds its own engine from the URL, so it disposes of it too.
@@ -192,12 +238,26 @@ class SQLAlchemyClient(Client):
 
     @property
     def engine(self) -> Any:
-        """The SQLAlchemy Engine, created on first use (and again after unpickling)."""
+        """The SQLAlchemy Engine, created on first use (and again after unpickling).
+
+        Its connect arguments get the driver's timeouts, unless the URL or
+        ``connect_args`` sets them; an Engine given to the client keeps its own.
+        """
         if self._engine is None:
             import sqlalchemy as sa
 
+            url = sa.make_url(self.url)
+            options = dict(self.engine_options)
+            given = {**url.query, **options.get("connect_args", {})}
+            limits = _timeouts.connect_kwargs(
+                _url_package(url), self.connect_timeout, self.statement_timeout
+            )
+            options["connect_args"] = {
+                **{k: v for k, v in limits.items() if k not in given},
+                **options.get("connect_args", {}),
+            }
             try:
-                self._engine = sa.create_engine(self.url, **self.engine_options)
+                self._engine = sa.create_engine(url, **options)
             except ModuleNotFoundError as exc:
                 extra = _dialects.EXTRAS.get(self.dialect, self.dialect)
                 raise ClientError(
@@ -221,10 +281,22 @@ class SQLAlchemyClient(Client):
         return (self.engine.dialect.dbapi.Error, sa.exc.DBAPIError)
 
     def _open(self) -> Any:
+        engine, started = self.engine, time.monotonic()
         try:
-            return self.engine.raw_connection()
+            conn = engine.raw_connection()
         except self.db_errors as exc:
-            raise ClientError(f"cannot connect to {self.identity()}: {exc}") from exc
+            error = self._connect_error(getattr(exc, "orig", None) or exc, started)
+            raise error from error.__cause__
+        given = {**engine.url.query, **self.engine_options.get("connect_args", {})}
+        try:
+            _timeouts.after_connect(conn, _url_package(engine.url), self.dialect,
+                                    self.statement_timeout, given)
+        except self.db_errors as exc:
+            self._close_quietly(conn)
+            fix = "; pass statement_timeout=None to SQLAlchemyClient(...) to leave it"
+            error = self._error(f"cannot set statement_timeout on {self.identity()}", exc, fix)
+            raise error from error.__cause__
+        return conn
 
     def close(self) -> None:
         super().close()
@@ -282,16 +354,42 @@ def _driver_module(module: str) -> Any:
 
 
 def _conninfo(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a ``conninfo=`` / ``dsn=`` / first-argument connection string."""
     text = kwargs.get("conninfo") or kwargs.get("dsn") or (args[0] if args else None)
     if not isinstance(text, str):
         return {}
     if "://" in text:
-        import sqlalchemy as sa
+        from urllib.parse import parse_qsl, urlsplit
 
-        url = sa.make_url(text)
-        return {"host": url.host, "port": url.port, "dbname": url.database}
-    pairs = (item.split("=", 1) for item in text.split() if "=" in item)
-    return {key: value.strip("'") for key, value in pairs}
+        try:
+            parts = urlsplit(text)
+            host, port = parts.hostname, parts.port
+        except ValueError:  # several hosts, or a port that is not a number
+            return {}
+        query = dict(parse_qsl(parts.query))
+        return {**query, "host": host, "port": port, "dbname": parts.path.lstrip("/") or None}
+    return dict(_secrets.conninfo_pairs(text) or ())
+
+
+def _parsed_url(text: Any) -> Any:
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(text)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        shown = _secrets.scrub(text, []) if isinstance(text, str) else type(text).__name__
+        raise ClientError(
+            f"SQLAlchemyClient cannot read the URL {shown!r} ({exc}); give a URL such as "
+            "'postgresql://user@host:5432/db' or an Engine"
+        ) from None
+
+
+def _url_package(url: Any) -> str:
+    """The top-level package of a SQLAlchemy URL's driver (``psycopg``, ``pymysql``, ...)."""
+    try:
+        return str(url.get_dialect().import_dbapi().__name__).split(".")[0]
+    except Exception:  # noqa: BLE001 (no driver: create_engine says so clearly)
+        return ""
 
 
 def _network_identity(dialect: str, host: Any, port: Any, database: str) -> str:

@@ -49,6 +49,8 @@ class Client(Connections):
     def _reset(self) -> None:
         super()._reset()
         self._default_schema: str | None = None
+        #: (schema, name) -> (monotonic time, fingerprint) of a view just checked and swapped in.
+        self._checked: dict[tuple[str, str], tuple[float, str]] = {}
 
     def query(
         self, cursor: Any, template: str, params: tuple[Any, ...] = ()

@@ -3,8 +3,9 @@
 Owns opening (lazily, one connection per thread), closing (every connection, in
 any thread), pickling without live connections, and the transaction a statement
 runs in: committed on success, rolled back on error, a driver error turned into
-ClientError. It runs no statement of its own but ``BEGIN``: what to run is
-:class:`~assetry.clients.base.Client`'s.
+ClientError (passwords redacted, an expired timeout named with its setting).
+It runs no statement of its own but ``BEGIN`` and SQLite's schema check: what
+to run is :class:`~assetry.clients.base.Client`'s.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import abc
 import contextlib
 import importlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Self
 
+from assetry.clients import _secrets, _timeouts
 from assetry.clients import dialects as _dialects
 from assetry.errors import ClientError
 
 __all__ = ["RUNTIME", "Connections"]
 
 #: Attributes that hold live resources; they are not pickled and are rebuilt lazily.
-RUNTIME = ("_lock", "_local", "_conns", "_base", "_engine")
+RUNTIME = ("_lock", "_local", "_conns", "_base", "_engine", "_checked")
 
 
 class Connections(abc.ABC):
@@ -41,6 +44,11 @@ class Connections(abc.ABC):
     """
 
     dialect: str = "ansi"
+
+    #: Seconds to wait for a connection, and for one statement; None: no limit. Network
+    #: clients set them (see :mod:`assetry.clients._timeouts`); DuckDB and SQLite have none.
+    connect_timeout: float | None = None
+    statement_timeout: float | None = None
 
     def __init__(self) -> None:
         self._reset()
@@ -62,15 +70,55 @@ class Connections(abc.ABC):
     def without_secrets(self) -> Self:
         """A copy without passwords, safe to keep in the catalog.
 
-        It reconnects with whatever the environment supplies (``PGPASSWORD``,
+        Every way of passing one is removed (a URL's userinfo and ``?password=``,
+        ``password=`` / ``passwd=`` keywords, ``connect_args``, a ``conninfo=`` or
+        ``dsn=`` string, quoted or not: :mod:`assetry.clients._secrets`). The copy
+        reconnects with whatever the environment supplies (``PGPASSWORD``,
         ``~/.pgpass``, an option file), or fails with the database's message.
         """
         copy = type(self).__new__(type(self))
-        copy.__setstate__(self._scrub(self.__getstate__()))
+        copy.__setstate__(self._scrub(self.__getstate__(), []))
         return copy
 
-    def _scrub(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _scrub(self, state: dict[str, Any], found: list[str]) -> dict[str, Any]:
+        """``state`` without secrets; each secret removed is appended to ``found``."""
         return state
+
+    def _secrets(self) -> list[str]:
+        """The secrets among this client's connection arguments, to keep out of messages."""
+        found: list[str] = []
+        self._scrub(self.__getstate__(), found)
+        return found
+
+    def _error(self, message: str, exc: BaseException, fix: str = "") -> ClientError:
+        """ClientError of ``message: <driver's message>[fix]``, secrets redacted, timeouts named.
+
+        When the driver's message held a secret, the error does not chain to it
+        (a traceback would print it).
+        """
+        raw = " ".join(str(exc).split())
+        detail = _secrets.redact(raw, self._secrets())
+        if not fix and _timeouts.is_timeout(exc) and self.statement_timeout is not None:
+            fix = (
+                f"; a statement or read took longer than statement_timeout="
+                f"{self.statement_timeout:g} s: pass a longer statement_timeout= (None for no "
+                f"limit) to {type(self).__name__}(...)"
+            )
+        error = ClientError(f"{message}: {detail}{fix}")
+        error.__cause__ = exc if detail == raw else None  # raise it ``from error.__cause__``
+        return error
+
+    def _connect_error(self, exc: BaseException, started: float) -> ClientError:
+        """ClientError for a failed connect, naming ``connect_timeout`` when it expired."""
+        limit = self.connect_timeout
+        waited = time.monotonic() - started
+        if limit is None or not (_timeouts.is_timeout(exc) or waited >= 0.9 * limit):
+            return self._error(f"cannot connect to {self.identity()}", exc)
+        return self._error(
+            f"cannot connect to {self.identity()} within connect_timeout={limit:g} s", exc,
+            f"; check that the server is up and answering, or pass a longer connect_timeout= "
+            f"to {type(self).__name__}(...)",
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -184,19 +232,23 @@ class Connections(abc.ABC):
             cur = self._cursor(conn, stream)
         except self.db_errors as exc:  # closed under us (server restart): reconnect next time
             self._discard(conn, shared)
-            raise ClientError(f"{action} failed on {self.identity()}: {exc}") from exc
+            error = self._error(f"{action} failed on {self.identity()}", exc)
+            raise error from error.__cause__
         begin = _dialects.BEGIN.get(self.dialect) if write else None
+        check = _dialects.SCHEMA_CHECK.get(self.dialect)
         try:
             if begin:
                 cur.execute(begin)
+            if check:
+                cur.execute(check)
             yield cur
             self._finish(conn, cur)
             conn.commit()
         except BaseException as exc:
             self._abort(conn, cur, bool(begin) or self.dialect != "duckdb", shared)
             if isinstance(exc, self.db_errors):
-                detail = " ".join(str(exc).split())
-                raise ClientError(f"{action} failed on {self.identity()}: {detail}") from exc
+                error = self._error(f"{action} failed on {self.identity()}", exc)
+                raise error from error.__cause__
             raise
 
     @staticmethod
@@ -223,6 +275,11 @@ class Connections(abc.ABC):
     def _discard(self, conn: Any, shared: bool) -> None:
         if shared:
             self._local.conn = None  # this thread opens a new one on its next statement
+        invalidate = getattr(conn, "invalidate", None)  # SQLAlchemy's pool: never reuse it
+        if callable(invalidate):
+            with contextlib.suppress(Exception):  # if that fails too, closing is all that is left
+                invalidate()
+                return
         self._close_quietly(conn)
 
     def _cursor(self, conn: Any, stream: bool) -> Any:

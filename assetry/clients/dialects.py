@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "DRIVER_DIALECTS",
     "EXTRAS",
+    "SCHEMA_CHECK",
     "arrow_hint",
     "bind",
     "columns_sql",
@@ -56,6 +57,11 @@ EXTRAS = {"postgresql": "postgres", "mysql": "mysql"}
 BEGIN = {"sqlite": "BEGIN IMMEDIATE", "duckdb": "BEGIN TRANSACTION"}
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+#: Run first in every transaction. SQLite checks a connection's cached schema only when a
+#: statement reads a table: one over constants alone (a view of ``WITH RECURSIVE``) would
+#: still see a view that another connection replaced. Reading sqlite_master checks it.
+SCHEMA_CHECK = {"sqlite": "SELECT 1 FROM sqlite_master LIMIT 0"}
 
 _RELATION_KIND = {
     "sqlite": "SELECT type FROM pragma_table_list WHERE schema = ? AND name = ?",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import pathlib
 from collections.abc import Generator, Iterable
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 KINDS = ("table", "view")
+
+_log = logging.getLogger("assetry")
 
 _VIEW_DEFINITION = {
     "sqlite": "SELECT sql FROM {schema}.sqlite_master WHERE type = 'view' AND name = ?",
@@ -170,30 +173,34 @@ class Relation(IOManager):
         return data if kind == "arrow" else convert_frame(pl.from_arrow(data), kind, table)
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
-        """The relation's content fingerprint; None when it is missing or a view no longer reads.
+        """The relation's content fingerprint; None when it is missing or cannot be read.
 
         A view's content follows its sources, so its change key is its
         definition: while that is unchanged (and the view still reads), the
         recorded observation stands, and the view's query is not run again.
+        A relation the database has but cannot read (a view whose source is
+        gone, or whose SELECT fails on some row) is a broken product: it counts
+        as missing, so its asset is stale and rebuilt, and a warning says why.
+        Failing to reach the database at all still raises ClientError.
         """
         schema, table = self.relation(location)
-        key = None
-        if self.kind == "view":
-            try:
-                key = self._view_key(schema, table)
-            except ClientError:
-                return None  # its source is gone (a dropped table, a deleted file): rebuild it
-            if key is None:
-                return None
-            if previous is not None and previous.stat_key == key:
-                return previous
-        found = self.client.relation_fingerprint(schema, table)
-        return None if found is None else Observation(data_fingerprint=found, stat_key=key)
-
-    def _view_key(self, schema: str | None, table: str) -> str | None:
-        """A digest of the view's stored definition, after checking that it still reads."""
-        if self.client.relation_kind(schema, table) != "view":
+        found = self.client.relation_kind(schema, table)  # raises if the database is unreachable
+        if found is None or (self.kind == "view") != (found == "view"):
             return None
+        key = None
+        try:
+            if self.kind == "view":
+                key = self._view_key(schema, table)
+                if previous is not None and previous.stat_key == key:
+                    return previous
+            digest = self.client.relation_fingerprint(schema, table)
+        except ClientError as exc:
+            _log.warning("%s; it counts as missing, so its asset runs again", exc)
+            return None
+        return None if digest is None else Observation(data_fingerprint=digest, stat_key=key)
+
+    def _view_key(self, schema: str | None, table: str) -> str:
+        """A digest of the view's stored definition, after checking that it still reads."""
         resolved = self.client.default_schema() if schema is None else schema
         self.client.execute(f"SELECT * FROM {self.client.qualified(schema, table)} WHERE 1 = 0")
         template = _VIEW_DEFINITION.get(self.client.dialect, _VIEW_DEFINITION_ANSI)
