@@ -406,3 +406,15 @@ def test_read_records_keys_rows_by_asset_and_partition(tmp_path):
         con.close()
     assert list(records) == [("numbers", None)]
     assert isinstance(records[("numbers", None)]["io_pickle"], bytes)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SQLAlchemyClient("postgresql://ana@127.0.0.1:5432/test", connect_timeout=3,
+                             statement_timeout=7),
+    lambda: DBAPIClient(sqlite3.connect, ":memory:", connect_timeout=3, statement_timeout=7),
+], ids=["sqlalchemy", "dbapi"])
+def test_client_timeouts_survive_the_catalog(make):
+    """A client rebuilt from the catalog keeps the connect and statement timeouts it was given."""
+    manager = SQLTable(make(), table="t")
+    rebuilt = CatalogForm.of(manager).rebuild("t")
+    assert (rebuilt.client.connect_timeout, rebuilt.client.statement_timeout) == (3, 7)

@@ -210,10 +210,12 @@ def _client_arguments(value: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | No
     clean: Any = value.without_secrets()
     if type(value) is DuckDBClient:
         return (clean.path,), {"read_only": clean.read_only}
+    limits = {"connect_timeout": getattr(clean, "connect_timeout", None),
+              "statement_timeout": getattr(clean, "statement_timeout", None)}
     if type(value) is SQLAlchemyClient:
-        return (clean.url,), dict(clean.engine_options)
+        return (clean.url,), {**dict(clean.engine_options), **limits}
     if type(value) is DBAPIClient:
-        return (clean.connect, *clean.args), {"dialect": clean.dialect, **clean.kwargs}
+        return (clean.connect, *clean.args), {"dialect": clean.dialect, **clean.kwargs, **limits}
     raise _Undescribable(value)
 
 
