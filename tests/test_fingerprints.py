@@ -27,8 +27,11 @@ from hypothesis import strategies as st
 
 from assetry.fingerprints import (
     asset_fingerprint,
+    changed_definitions,
+    code_definitions,
     code_dependencies,
     code_fingerprint,
+    code_info,
     config_fingerprint,
     encode,
     hash_bytes,
@@ -555,3 +558,97 @@ def test_asset_fingerprint_combines_every_part():
                {"upstream": {"a": "1", "b": "3"}}, {"upstream": {"a": "1"}}]
     assert all(asset_fingerprint(**{**parts, **c}) != base for c in changes)
     assert asset_fingerprint(**parts, extra={"partition": "2024-01-01"}) != base
+
+
+# --- values: immutable by value, mutable by the source that builds them ----------------------
+
+
+def test_a_helpers_default_argument_names_a_constant(project):
+    """``def helper(x, n=LIMIT)``: LIMIT is evaluated where helper is defined, and counts."""
+    main = "LIMIT = 3\n\ndef helper(x, n=LIMIT):\n    return x * n\n\ndef f(x):\n    return helper(x)\n"
+    first, deps = project({"main": main})
+    assert deps == ["main:LIMIT", "main:helper"]
+    assert project({"main": main.replace("LIMIT = 3", "LIMIT = 4")})[0] != first
+
+
+def test_a_mutable_value_counts_by_its_building_statements_not_its_contents(project):
+    """Mutating a list at run time is not an edit; every statement that builds it is."""
+    main = """
+    ORDER = ["b"]
+    ORDER.append("a")
+
+    def f(x):
+        ORDER.append(x)
+        return ORDER
+    """
+    first, deps = project({"main": main})
+    assert deps == ["main:ORDER"]
+    assert project({"main": main.replace('append("a")', 'append("c")')})[0] != first
+    assert project({"main": main.replace('ORDER = ["b"]', 'ORDER = ["b"]  # why')})[0] == first
+
+
+def test_library_state_is_not_the_users_code(project):
+    """A mutable value imported from the standard library or a package is left out."""
+    main = "from os import environ\nfrom sys import path as search\n\n" \
+           "def f(x):\n    return environ.get(x), search\n"
+    assert project({"main": main})[1] == []
+
+
+def test_a_container_imported_by_a_relative_import_is_followed(tmp_path, monkeypatch):
+    """``from .helpers import STEPS`` in a package: the dict and its helper are in helpers.py."""
+    package = tmp_path / f"fp{uuid.uuid4().hex[:10]}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def scale(x):\n    return x * 2\n\nSTEPS = {'a': scale}\n")
+    (package / "main.py").write_text("from .helpers import STEPS\n\ndef f(x):\n    return STEPS['a'](x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    main = importlib.import_module(f"{package.name}.main")
+    try:
+        assert code_dependencies(main.f) == [f"{package.name}.helpers:STEPS",
+                                             f"{package.name}.helpers:scale"]
+        labels = code_definitions(main.f)
+        assert set(labels) == {f"f ({package.name}/main.py)", f"STEPS ({package.name}/helpers.py)",
+                               f"scale ({package.name}/helpers.py)"}
+    finally:
+        for name in [m for m in sys.modules if m.startswith(package.name)]:
+            del sys.modules[name]
+
+
+def test_a_function_chosen_by_a_computed_name_is_not_followed(project):
+    """The documented blind spot: ``getattr(module, name)`` names no helper the scan can see."""
+    helpers = "def scale(x):\n    return x * 2\n"
+    main = "import {p}_helpers\n\ndef f(x, name='scale'):\n    return getattr({p}_helpers, name)(x)\n"
+    first, deps = project({"main": main, "helpers": helpers})
+    assert deps == []
+    assert project({"main": main, "helpers": helpers.replace("2", "3")})[0] == first
+
+
+# --- per-definition digests, for reasons ---------------------------------------------------------
+
+
+def test_code_info_gives_the_fingerprint_and_each_definition_from_one_walk(project, tmp_path):
+    """``code_info`` is ``code_fingerprint`` plus a digest per definition; edits name the helper."""
+    module = _load(tmp_path / "defs.py", HELPERS + "\ndef f(x):\n    return Scaler().scale(x)\n")
+    info = code_info(module.f)
+    assert info.fingerprint == code_fingerprint(module.f)
+    assert set(info.definitions) == {"f (defs.py)", "CONST (defs.py)", "Scaler (defs.py)",
+                                     "inner (defs.py)", "outer (defs.py)"}
+    edited = _load(tmp_path / "defs.py", HELPERS.replace("x * CONST", "x * CONST * 2")
+                   + "\ndef f(x):\n    return Scaler().scale(x)\n")
+    assert changed_definitions(info.definitions, code_info(edited.f).definitions) == [
+        "inner (defs.py)"]
+
+
+def test_code_version_is_the_one_definition():
+    """With a code_version, the version is what a reason can name."""
+    assert code_info(len, "v1").definitions == {"code_version": code_fingerprint(len, "v1")}
+    assert changed_definitions(code_definitions(len, "v1"), code_definitions(len, "v2")) == [
+        "code_version"]
+
+
+def test_changed_definitions_names_added_and_removed_ones_sorted():
+    """A definition on one side only is named, and the names come sorted."""
+    old = {"b (x.py)": "1", "a (x.py)": "2", "gone (y.py)": "3"}
+    new = {"b (x.py)": "9", "a (x.py)": "2", "new (y.py)": "4"}
+    assert changed_definitions(old, new) == ["b (x.py)", "gone (y.py)", "new (y.py)"]
+    assert changed_definitions(old, dict(old)) == []

@@ -361,6 +361,10 @@ class Codec:
         return 1
 
 
+import assetry.fingerprints
+assetry.fingerprints.register(Codec, lambda codec: "codec")
+
+
 @attrs.frozen
 class WithCodec(Upper):
     codec: Codec = attrs.field(factory=Codec)

@@ -6,48 +6,130 @@ its config values, its IO manager's settings and its upstream data fingerprints,
 each reduced to bytes by :func:`encode` and hashed with xxh3-128. A config
 value of a type of the user's own enters through :func:`register`.
 
+A value that cannot be encoded exactly raises :class:`EncodingError`.
+:func:`code_info` returns the code fingerprint together with the digest of each
+definition in it, and :func:`changed_definitions` names what differs between
+two of those, for a reason such as ``code changed: mean_delay (flights/helpers.py)``.
+
 The package owns pure functions only and imports nothing of assetry but
 :mod:`assetry.errors`. Apart from reading the source of Python functions
 (:mod:`~assetry.fingerprints._scan`, with its disk cache
 :mod:`~assetry.fingerprints._scancache`), it does no I/O: it never touches the
 catalog, a product or the network. Inside: :mod:`~assetry.fingerprints._encoding`
-(canonical bytes), :mod:`~assetry.fingerprints._reach` (what code is covered),
-:mod:`~assetry.fingerprints._code` (what one function or class contributes) and
-:mod:`~assetry.fingerprints._scan` (one source file, normalized).
+(canonical bytes) and :mod:`~assetry.fingerprints._content` (arrays and frames
+by content); :mod:`~assetry.fingerprints._reach` (what code is covered, one
+walk), :mod:`~assetry.fingerprints._user` (what is the user's code),
+:mod:`~assetry.fingerprints._values` (which values enter by value, and the code
+held in them), :mod:`~assetry.fingerprints._code` (what one function or class
+contributes), :mod:`~assetry.fingerprints._definitions` (a digest per definition,
+for reasons); :mod:`~assetry.fingerprints._scan` (one source file, scanned),
+:mod:`~assetry.fingerprints._normal` (one piece of code, normalized) and
+:mod:`~assetry.fingerprints._bindings` (the statements that build a module-level value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import xxhash
 
-from assetry.fingerprints._encoding import encode, hash_bytes, hash_fields, register
-from assetry.fingerprints._reach import code_dependencies, code_fingerprint
+from assetry.fingerprints._definitions import CodeInfo, changed_definitions
+from assetry.fingerprints._encoding import EncodingError, encode, hash_bytes, hash_fields, register
+from assetry.fingerprints._reach import code_dependencies, code_fingerprint, code_info
 
 __all__ = [
+    "CodeInfo",
+    "EncodingError",
     "asset_fingerprint",
+    "changed_definitions",
+    "code_definitions",
     "code_dependencies",
     "code_fingerprint",
+    "code_info",
     "combined_fingerprint",
     "config_fingerprint",
     "encode",
     "hash_bytes",
     "hash_fields",
+    "io_fingerprint",
     "partition_fingerprint",
     "register",
 ]
 
 
-def config_fingerprint(config: Mapping[str, Any]) -> str:
+def code_definitions(fn: Callable[..., Any], code_version: str | None = None) -> dict[str, str]:
+    """The digest of each definition in ``fn``'s code fingerprint, by ``"qualname (file)"``.
+
+    The function itself and every function, class and value it reaches; compare
+    two with :func:`changed_definitions`. To have the fingerprint too from the
+    same walk, call :func:`code_info` once and read both.
+
+    Examples:
+        >>> def double(x):
+        ...     return 2 * x
+        >>> list(code_definitions(double, "v1"))
+        ['code_version']
+    """
+    return code_info(fn, code_version).definitions
+
+
+def config_fingerprint(config: Mapping[str, Any], *, asset: str | None = None) -> str:
     """Fingerprint an asset's config values (parameter name to value).
+
+    A value that cannot be encoded exactly raises :class:`EncodingError`
+    naming the parameter, and the asset when ``asset`` is given.
 
     Examples:
         >>> config_fingerprint({"min_flights": 100}) == config_fingerprint({"min_flights": 10})
         False
+        >>> try:
+        ...     config_fingerprint({"n": 1, "window": object()}, asset="rolling")
+        ... except EncodingError as error:
+        ...     print(str(error)[:78])
+        asset 'rolling' has config parameter 'window' holding a value of type 'object'
     """
-    return hash_fields(config=dict(config))
+    values = dict(config)
+    try:
+        return hash_fields(config=values)
+    except EncodingError as error:
+        key, found = _culprit(error, values)
+        where = f"config parameter {key!r}"
+        raise found.within(f"asset {asset!r} has {where}" if asset else where) from None
+
+
+def io_fingerprint(io_class: str, settings: Mapping[str, Any], *, asset: str | None = None) -> str:
+    """Fingerprint an IO manager: its class path and the settings its ``settings()`` returns.
+
+    A setting that cannot be encoded exactly raises :class:`EncodingError`
+    naming it, and the asset when ``asset`` is given.
+
+    Examples:
+        >>> io_fingerprint("my.Csv", {"sep": ","}) == io_fingerprint("my.Csv", {"sep": ";"})
+        False
+    """
+    values = dict(settings)
+    try:
+        return hash_fields(io=io_class, settings=values)
+    except EncodingError as error:
+        key, found = _culprit(error, values)
+        short = io_class.rpartition(".")[2]
+        where = f"IO manager {short} with setting {key!r}"
+        why = (f"cannot be fingerprinted exactly; return a plain value for it from "
+               f"{short}.settings(), or register the type with "
+               f"assetry.fingerprints.register({found.cls.__name__}, ...)")
+        raise EncodingError(found.cls, why, f"asset {asset!r} has {where}" if asset else where
+                            ) from None
+
+
+def _culprit(error: EncodingError, values: Mapping[str, Any]) -> tuple[str, EncodingError]:
+    """The first of ``values`` that cannot be encoded, and its own error."""
+    for key, value in values.items():
+        try:
+            encode(value)
+        except EncodingError as found:
+            return key, found
+    return "?", error
 
 
 def asset_fingerprint(

@@ -92,6 +92,8 @@ def _from_source(fn: types.FunctionType, keep_decorators: bool, fresh: bool = Fa
         retry = source is not None and source.recent and not fresh  # see _scan.source
         return _from_source(fn, keep_decorators, True) if retry else None
     allowed = _names(code, set(code.co_freevars))  # so a local never stands for a global
+    if keep_decorators:  # a helper's defaults (``n=LIMIT``) are evaluated where it is defined
+        allowed |= found.defaults  # an asset's defaults are its config, fingerprinted as such
     refs = {c for c in found.chains if c[0] in allowed}
     if keep_decorators:  # decorators run in the enclosing scope: not in co_names
         return Info(found.keep, tuple(refs | found.decorators))

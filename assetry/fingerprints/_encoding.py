@@ -7,7 +7,11 @@ foundation: changing it changes every fingerprint, so tests pin its output
 
 The exact builtins (``int``, ``str``, ``dict``...) are looked up in a dict, the
 hot path; every other type goes through :func:`functools.singledispatch` on its
-MRO, where :func:`register` lets a user add a config type of their own.
+MRO, where :func:`register` lets a user add a config type of their own. numpy,
+polars, pandas and Arrow data are encoded by content
+(:mod:`assetry.fingerprints._content`). A value that cannot be encoded exactly
+raises :class:`EncodingError`; nothing is ever encoded by a guess such as its
+``repr``.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import functools
 import pathlib
 import re
 import struct
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 import xxhash
 
-__all__ = ["encode", "hash_bytes", "hash_fields", "register"]
+from assetry.errors import AssetError
+
+__all__ = ["EncodingError", "encode", "frame", "hash_bytes", "hash_fields", "register"]
 
 T = TypeVar("T")
 
@@ -34,9 +41,43 @@ _FLOAT = struct.Struct("<d")
 _COMPLEX = struct.Struct("<dd")
 
 
+class EncodingError(AssetError, TypeError):
+    """A value that cannot enter a fingerprint exactly (a config value, an IO setting).
+
+    ``cls`` is the offending type; :meth:`within` says where it was met.
+    """
+
+    def __init__(self, cls: type, why: str | None = None, where: str | None = None) -> None:
+        self.cls = cls
+        self.why = why or (
+            "cannot be fingerprinted exactly; register how it is encoded with "
+            f"assetry.fingerprints.register({cls.__name__}, ...), or pass a plain value "
+            "(its settings) instead"
+        )
+        self.where = where
+        if where is None:
+            super().__init__(f"a value of type {self.type_name!r} {self.why}")
+        else:
+            super().__init__(f"{where} holding a value of type {self.type_name!r}, which {self.why}")
+
+    @property
+    def type_name(self) -> str:
+        """The offending type, with its module."""
+        module = getattr(self.cls, "__module__", "") or ""
+        qualname = getattr(self.cls, "__qualname__", repr(self.cls))
+        return qualname if module == "builtins" else f"{module}.{qualname}"
+
+    def within(self, where: str | None) -> EncodingError:
+        """The same error, its message saying where the value was met (``asset 'a' has ...``)."""
+        return EncodingError(self.cls, self.why, where)
+
+
 def _frame(tag: bytes, payload: bytes) -> bytes:
     # Tag and length first: no concatenation of encodings can pass for another.
     return tag + _LENGTH.pack(len(payload)) + payload
+
+
+frame = _frame  # for the content encoders of assetry.fingerprints._content
 
 
 def _int(value: int) -> bytes:
@@ -103,6 +144,9 @@ def _subclass_of(base: type) -> Callable[[Any], bytes]:
     def encode_subclass(value: Any) -> bytes:
         if isinstance(value, enum.Enum):
             return _enum(value)
+        if base is datetime.timedelta and getattr(value, "nanoseconds", None):  # pandas.Timedelta
+            return _frame(b"R", encode((value.days, value.seconds, value.microseconds,
+                                        value.nanoseconds)))
         polars = _polars(value)
         return exact(value) if polars is None else polars
 
@@ -122,7 +166,7 @@ def _fields(value: Any) -> tuple[tuple[str, Any], ...] | None:
 
 @functools.singledispatch
 def _by_type(value: Any) -> bytes:
-    """Any other object: polars data types, attrs and dataclass fields, else qualname and repr."""
+    """Any other object: polars data types, attrs and dataclass fields, data by content."""
     polars = _polars(value)
     if polars is not None:
         return polars
@@ -130,10 +174,46 @@ def _by_type(value: Any) -> bytes:
     fields = _fields(value)
     if fields is not None:
         return _frame(b"A", encode((qualname, fields)))
-    return _frame(b"O", encode((qualname, repr(value))))
+    from assetry.fingerprints._content import encode_content  # imports only this module
+
+    content = encode_content(value)
+    if content is not None:
+        return content
+    if callable(value) and isinstance(getattr(value, "__name__", None), str):
+        return _function(value)  # a library's function object (``np.mean``, a ufunc)
+    raise EncodingError(type(value))
+
+
+def _named(kind: str, text: str) -> bytes:
+    # Written as the ``repr`` fallback wrote these exact, stable texts: the pins hold.
+    return _frame(b"O", encode((kind, text)))
+
+
+def _class(value: type) -> bytes:
+    polars = _polars(value)  # ``pl.Int64`` is a class too
+    if polars is not None:
+        return polars
+    module, qualname = value.__module__, value.__qualname__
+    text = f"<class '{qualname}'>" if module == "builtins" else f"<class '{module}.{qualname}'>"
+    return _named(type(value).__qualname__, text)
+
+
+def _function(value: Any) -> bytes:
+    """A function by its module and qualname: a name, as a class is (its code is not config)."""
+    qualname = getattr(value, "__qualname__", None) or value.__name__
+    owner = getattr(value, "__self__", None)
+    if "<" in qualname or not (owner is None or isinstance(owner, types.ModuleType)):
+        raise EncodingError(type(value), "has no name to be fingerprinted by (a lambda, a nested "
+                            "function or a bound method); pass a module-level function")
+    return _named("function", f"{value.__module__}:{qualname}")
 
 
 _by_type.register(enum.Enum, _enum)
+_by_type.register(type, _class)
+_by_type.register(range, lambda v: _named("range", repr(v)))
+_by_type.register(type(...), lambda v: _named("ellipsis", "Ellipsis"))
+_by_type.register(types.FunctionType, _function)
+_by_type.register(types.BuiltinFunctionType, _function)
 for _base in _EXACT.keys() - {type(None), bool}:  # neither can be subclassed
     _by_type.register(_base, _subclass_of(_base))
 del _base
@@ -165,7 +245,8 @@ def register(cls: type[T], func: Callable[[T], Any] | None = None) -> Any:
     call it with both arguments; it returns ``func``.
 
     Without a registration, an attrs or dataclass instance is encoded by its
-    fields and anything else by its ``repr``.
+    fields, and a value of any other type of yours is refused with
+    :class:`EncodingError`.
 
     Args:
         cls: Your class. Types that assetry encodes itself (``int``, ``dict``,
@@ -213,22 +294,29 @@ def encode(value: Any) -> bytes:
     differ), complex, str, bytes, tuple, list, dict, set and frozenset (one tag
     for both), dates, datetimes (with their zone), times, timedeltas,
     ``Decimal``, paths, enums (class qualname, member name and value), compiled
-    regular expressions, polars data types and ``pl.Schema`` (column order
-    counts), attrs or dataclass instances (class qualname and fields), and the
-    types given to :func:`register`. A subclass of a builtin is encoded as the
-    builtin (a namedtuple as a tuple).
+    regular expressions, ranges, classes and module-level functions (by their
+    qualified name), polars data types and ``pl.Schema`` (column order counts),
+    attrs or dataclass instances (class qualname and fields), numpy arrays and
+    scalars, polars, pandas and Arrow frames and series (by content: see
+    :mod:`assetry.fingerprints._content`), and the types given to
+    :func:`register`. A subclass of a builtin is encoded as the builtin (a
+    namedtuple as a tuple).
 
-    Anything else falls back to its type's qualname and ``repr``. That suits
-    objects whose ``repr`` shows their settings; a ``repr`` that embeds a memory
-    address (``<object at 0x...>``) changes every process, and a truncated one
-    (a large frame) hides changes, so :func:`register` such a type, or pass its
-    settings instead.
+    Anything else raises :class:`EncodingError`, a ``TypeError``: a ``repr``
+    may embed a memory address (``<object at 0x...>``, new in every process)
+    or elide the middle of a large value, hiding a change. :func:`register`
+    such a type, or pass its settings instead.
 
     Examples:
         >>> encode(("ab", "c")) == encode(("a", "bc"))
         False
         >>> encode({"a": 1, "b": 2}) == encode({"b": 2, "a": 1})
         True
+        >>> try:
+        ...     encode(object())
+        ... except TypeError as error:
+        ...     print(str(error)[:50])
+        a value of type 'object' cannot be fingerprinted e
     """
     # The exact builtins skip dispatch: they are nearly every value a fingerprint meets.
     # Dispatch is on type(), as before, not on a proxy's __class__.

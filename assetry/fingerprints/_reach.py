@@ -1,109 +1,53 @@
-"""Code reach: the functions, classes and constants an asset's code fingerprint covers.
+"""Code reach: the functions, classes and values an asset's code fingerprint covers.
 
-Starting from an asset's function, it follows the user's own helpers, classes
-(their methods) and module constants transitively, never the standard library
-or installed packages, and hashes their normalized source (read by
-:mod:`assetry.fingerprints._code`).
+Starting from an asset's function, it follows the user's own code transitively
+(never the standard library, installed packages or assetry): the functions,
+classes (their whole body) and module-level values that a definition names,
+directly or as ``module.name``, or that its closure and default arguments hold;
+and inside those values (a dict, list, tuple or set of helpers, a
+``functools.partial``, an instance of a user class, a decorated or cached
+function) the code they hold. Functions and classes enter by their normalized
+source (read by :mod:`assetry.fingerprints._code`); an immutable value by its
+value; a mutable value by the statements that build it
+(:mod:`assetry.fingerprints._bindings`) and the code found in it
+(:mod:`assetry.fingerprints._values`).
+
+One walk yields the whole fingerprint and the digest of each definition in it
+(:class:`~assetry.fingerprints._definitions.CodeInfo`), so that a reason can
+name what changed.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import enum
 import functools
-import os
-import pathlib
-import re
-import site
+import importlib.util
 import sys
-import sysconfig
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from assetry.fingerprints import _code as _codehash
+from assetry.fingerprints import _scan
+from assetry.fingerprints._definitions import CodeInfo, Definition
 from assetry.fingerprints._encoding import encode, hash_bytes
+from assetry.fingerprints._user import is_user_class, is_user_function, is_user_module
+from assetry.fingerprints._values import code_in, is_immutable, is_plain
 
-__all__ = ["code_dependencies", "code_fingerprint"]
+__all__ = ["code_dependencies", "code_fingerprint", "code_info"]
 
-_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
-_RICH = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, enum.Enum,
-         pathlib.PurePath, re.Pattern)
 _MISSING: Any = object()
+_LIBRARY: Any = object()  # a value imported from an installed package: not the user's
+_FAST = frozenset({type(None), bool, int, float, str})  # defaults that hold no code
 
 
-class _Dependency(NamedTuple):
-    """A user function, class or constant that enters a code fingerprint."""
+class _Todo(NamedTuple):
+    """A definition whose names are still to be resolved."""
 
-    kind: str
-    qualname: str
-    digest: str
-    name: str
-
-
-def _is_simple(value: Any, depth: int = 0) -> bool:
-    """Whether a module-level value is a plain constant, to enter the fingerprint by value."""
-    kind = type(value)
-    if kind in _SCALARS or isinstance(value, _RICH):
-        return True
-    if kind in (tuple, list, set, frozenset):
-        return depth < 32 and all(_is_simple(v, depth + 1) for v in value)
-    if kind is dict:
-        items = value.items()
-        return depth < 32 and all(_is_simple(i, depth + 1) for kv in items for i in kv)
-    return (getattr(kind, "__module__", "") or "").startswith(("polars.datatypes", "polars.schema"))
-
-
-@functools.cache
-def _excluded() -> tuple[str, ...]:
-    """Directories of the standard library, installed packages and assetry itself."""
-    paths = {os.path.dirname(os.path.abspath(__file__)), site.getusersitepackages()}
-    paths.update(getattr(site, "getsitepackages", list)())
-    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
-        bases = dict.fromkeys(("base", "platbase", "installed_base", "installed_platbase"), prefix)
-        paths.update(sysconfig.get_path(k, vars=bases) for k in ("stdlib", "platstdlib", "purelib"))
-    return tuple(os.path.join(os.path.normcase(os.path.realpath(p)), "") for p in paths if p)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_user_path(path: str) -> bool:
-    real = os.path.normcase(os.path.realpath(path))
-    parts = set(real.split(os.sep))
-    return not real.startswith(_excluded()) and not parts & {"site-packages", "dist-packages"}
-
-
-_USER_MODULES: dict[int, tuple[types.ModuleType, bool]] = {}
-
-
-def _is_user_module(module: types.ModuleType) -> bool:
-    hit = _USER_MODULES.get(id(module))
-    if hit is not None and hit[0] is module:
-        return hit[1]
-    file = getattr(module, "__file__", None)
-    paths = [file] if file else list(getattr(module, "__path__", None) or ())  # namespace pkg
-    user = getattr(module, "__name__", None) == "__main__" or (
-        bool(paths) and all(_is_user_path(p) for p in paths)
-    )
-    _USER_MODULES[id(module)] = (module, user)  # modules live as long as the process
-    return user
-
-
-def _is_user_function(fn: types.FunctionType) -> bool:
-    filename = fn.__code__.co_filename
-    if fn.__module__ == "__main__":
-        return True
-    if not filename.startswith("<"):
-        return _is_user_path(filename)
-    module = sys.modules.get(fn.__module__ or "")  # exec'd code: judged by its module
-    return module is not None and _is_user_module(module)
-
-
-def _is_user_class(cls: type) -> bool:
-    module = sys.modules.get(cls.__module__)
-    if module is not None:
-        return _is_user_module(module)
-    return any(_is_user_function(m) for m in _codehash.methods(cls))
+    info: _codehash.Info
+    namespace: dict[str, Any]  # the module globals its names are looked up in
+    closure: dict[str, Any]  # free variables first
+    home: str  # module name
+    owner: str  # the definition's qualname: a closure's factory is found from it
 
 
 def _closure(fn: types.FunctionType) -> dict[str, Any]:
@@ -123,23 +67,77 @@ def _namespace(cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
     return namespace, {k: v for m in methods for k, v in _closure(m).items()}
 
 
-def _targets(
-    info: _codehash.Info, namespace: dict[str, Any], closure: dict[str, Any], home: str
-) -> Iterator[tuple[Any, str, str]]:
-    """Resolve a definition's names and chains to ``(object, name, module name)``."""
+def _targets(todo: _Todo) -> Iterator[tuple[Any, str, dict[str, Any], bool]]:
+    """Resolve a definition's names and chains to ``(object, name, namespace, from closure)``."""
+    info, namespace, closure = todo.info, todo.namespace, todo.closure
     for head, *attrs in info.refs:
-        obj = closure[head] if head in closure else namespace.get(head, _MISSING)
-        name, owner = head, home
+        local = head in closure
+        obj = closure[head] if local else namespace.get(head, _MISSING)
+        name, space = head, namespace
         for attr in attrs:  # through user modules only: ``helpers.f``, not ``json.dumps``
-            if not (isinstance(obj, types.ModuleType) and _is_user_module(obj)):
+            if not (isinstance(obj, types.ModuleType) and is_user_module(obj)):
                 break
-            obj, name, owner = vars(obj).get(attr, _MISSING), attr, obj.__name__
+            space = vars(obj)
+            obj, name, local = space.get(attr, _MISSING), attr, False
         if isinstance(obj, types.ModuleType):
-            if info.attr_names and _is_user_module(obj):  # bytecode has names, not chains
+            if info.attr_names and is_user_module(obj):  # bytecode has names, not chains
                 found = vars(obj)
-                yield from ((found[a], a, obj.__name__) for a in info.attr_names & found.keys())
+                yield from ((found[a], a, found, False) for a in info.attr_names & found.keys())
         elif obj is not _MISSING:
-            yield obj, name, owner
+            yield obj, name, space, local
+
+
+def _imported(namespace: dict[str, Any], module: str, level: int) -> str | None:
+    if not level:
+        return module
+    package = namespace.get("__package__") or ""
+    try:
+        return importlib.util.resolve_name("." * level + module, package)
+    except (ImportError, ValueError):
+        return None
+
+
+def _binding(namespace: dict[str, Any], name: str, value: Any, depth: int = 0) -> Any:
+    """``(Binding, namespace)`` of the statements that build a module-level value.
+
+    None when no source says (a notebook's namespace, ``exec``); ``_LIBRARY``
+    when it is imported from an installed package.
+    """
+    file = namespace.get("__file__")
+    # fresh: a file rewritten within the clock's resolution is re-read (functions are checked
+    # against their code objects instead; a statement has none)
+    source = _scan.source(file, namespace, fresh=True) if isinstance(file, str) else None
+    found = None if source is None else source.binding(name)
+    if found is None:
+        return None
+    for module, attr, level in found.imports:  # ``from helpers import STEPS``: where it is built
+        target = _imported(namespace, module, level)
+        origin = sys.modules.get(target) if target else None
+        if origin is None or vars(origin).get(attr, _MISSING) is not value:
+            continue
+        if not is_user_module(origin):
+            return _LIBRARY
+        inner = _binding(vars(origin), attr, value, depth + 1) if depth < 16 else None
+        if inner is not None:
+            return inner
+    return None if found.digest is None else (found, namespace)
+
+
+def _class_file(cls: type) -> str:
+    methods = _codehash.methods(cls)
+    if methods:
+        return methods[0].__code__.co_filename
+    return getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+
+
+def _factory(todo: _Todo) -> Any:
+    """The outermost function that a closure's definition was created in, if it can be found."""
+    if ".<locals>." not in todo.owner:
+        return None
+    obj: Any = todo.namespace
+    for part in todo.owner.split(".<locals>.")[0].split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+    return obj
 
 
 class _Walk:
@@ -147,43 +145,112 @@ class _Walk:
 
     def __init__(self) -> None:
         self.seen: set[Any] = set()
-        self.found: list[_Dependency] = []
-        self.todo: list[tuple[_codehash.Info, dict[str, Any], dict[str, Any], str]] = []
+        self.found: list[Definition] = []
+        self.todo: list[_Todo] = []
 
-    def run(self, root: types.FunctionType) -> str:
+    def run(self, root: types.FunctionType) -> Definition:
         self.seen.add(id(root))
         info = _codehash.function_info(root, keep_decorators=False)
-        self.todo.append((info, root.__globals__, _closure(root), root.__module__))
+        self.todo.append(_Todo(info, root.__globals__, _closure(root), root.__module__,
+                               root.__qualname__))
+        self.defaults(root)
         while self.todo:
-            for obj, name, owner in _targets(*self.todo.pop()):
-                self.visit(obj, name, owner)
-        return info.digest
+            todo = self.todo.pop()
+            for obj, name, space, local in _targets(todo):
+                self.visit(obj, name, space, todo if local else None)
+        code = root.__code__
+        line = code.co_firstlineno if root.__name__ == "<lambda>" else 0
+        return Definition("root", root.__qualname__, info.digest, root.__module__,
+                           code.co_filename, line)
 
-    def visit(self, obj: Any, name: str, owner: str) -> None:
+    def visit(self, obj: Any, name: str, space: dict[str, Any], closure: _Todo | None) -> None:
+        if self.code(obj, name):
+            return
+        if isinstance(obj, types.ModuleType):
+            return
+        if closure is not None:
+            self.closure_value(obj, name, closure)
+        else:
+            self.module_value(obj, name, space)
+
+    def code(self, obj: Any, name: str | None = None) -> bool:
+        """Follow a function or class (through wrappers); False if ``obj`` is neither."""
         fn, asset = _codehash.unwrap(obj)
         if isinstance(fn, types.FunctionType):
-            if id(fn) not in self.seen and _is_user_function(fn):
+            if id(fn) not in self.seen and is_user_function(fn):
                 self.seen.add(id(fn))
                 info = _codehash.function_info(fn, keep_decorators=not asset)
-                qualname = name if fn.__name__ == "<lambda>" else fn.__qualname__
-                self.add("function", qualname, info, fn.__module__)
-                self.todo.append((info, fn.__globals__, _closure(fn), fn.__module__))
-        elif isinstance(fn, type):
-            if id(fn) not in self.seen and _is_user_class(fn):
+                lambda_ = fn.__name__ == "<lambda>"
+                qualname = name if lambda_ and name else fn.__qualname__
+                code = fn.__code__
+                self.add(Definition("function", qualname, info.digest, fn.__module__,
+                                     code.co_filename, code.co_firstlineno if lambda_ else 0))
+                self.todo.append(_Todo(info, fn.__globals__, _closure(fn), fn.__module__,
+                                       fn.__qualname__))
+                self.defaults(fn)
+            return True
+        if isinstance(fn, type):
+            if id(fn) not in self.seen and is_user_class(fn):
                 self.seen.add(id(fn))
                 info = _codehash.class_info(fn)
-                self.add("class", fn.__qualname__, info, fn.__module__)
-                self.todo.append((info, *_namespace(fn), fn.__module__))
-        elif (owner, name) not in self.seen and _is_simple(obj):
-            self.seen.add((owner, name))
-            self.add("constant", name, _codehash.Info(hash_bytes(encode(obj)), ()), owner)
+                self.add(Definition("class", fn.__qualname__, info.digest, fn.__module__,
+                                     _class_file(fn)))
+                self.todo.append(_Todo(info, *_namespace(fn), fn.__module__, fn.__qualname__))
+            return True
+        return False
 
-    def add(self, kind: str, qualname: str, info: _codehash.Info, module: str) -> None:
-        self.found.append(_Dependency(kind, qualname, info.digest, f"{module}:{qualname}"))
+    def defaults(self, fn: types.FunctionType) -> None:
+        """The code held by default arguments (``op=scale``; their text is in the source)."""
+        for value in (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()):
+            if type(value) not in _FAST:
+                self.contents(value)
+
+    def contents(self, value: Any) -> None:
+        for code in code_in(value, is_user_class):
+            self.code(code)
+
+    def module_value(self, obj: Any, name: str, space: dict[str, Any]) -> None:
+        owner = space.get("__name__") or "?"
+        if (owner, name) in self.seen:
+            return
+        self.seen.add((owner, name))
+        file = space.get("__file__") or ""
+        if is_immutable(obj):
+            self.add(Definition("constant", name, hash_bytes(encode(obj)), owner, file))
+            return
+        binding = _binding(space, name, obj)
+        if binding is _LIBRARY:
+            return
+        if binding is not None:
+            found, where = binding
+            home = where.get("__name__") or owner
+            self.add(Definition("source", name, found.digest, home, where.get("__file__") or ""))
+            self.todo.append(_Todo(_codehash.Info(found.digest, tuple(found.chains)), where, {},
+                                   home, name))
+        elif is_plain(obj):  # no source says how it is built: its value is all there is
+            self.add(Definition("constant", name, hash_bytes(encode(obj)), owner, file))
+        self.contents(obj)
+
+    def closure_value(self, obj: Any, name: str, todo: _Todo) -> None:
+        key = (todo.home, todo.owner, name)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        file = todo.namespace.get("__file__") or ""
+        if is_immutable(obj):
+            self.add(Definition("constant", name, hash_bytes(encode(obj)), todo.home, file))
+            return
+        factory = _factory(todo)  # a mutable cell is built by the function the closure came from
+        if not self.code(factory) and is_plain(obj):
+            self.add(Definition("constant", name, hash_bytes(encode(obj)), todo.home, file))
+        self.contents(obj)
+
+    def add(self, dependency: Definition) -> None:
+        self.found.append(dependency)
 
 
-def _collect(fn: Any) -> tuple[str, list[_Dependency]]:
-    """The digest of ``fn``'s own normalized code, and the user code it reaches.
+def _collect(fn: Any) -> tuple[Definition, list[Definition]]:
+    """``fn``'s own normalized code, and the user code it reaches.
 
     A callable without Python code (a builtin) is identified by its type, module
     and qualname.
@@ -193,12 +260,35 @@ def _collect(fn: Any) -> tuple[str, list[_Dependency]]:
         root, _ = _codehash.unwrap(root.func)
     if not isinstance(root, types.FunctionType):
         name = (getattr(root, "__module__", None), getattr(root, "__qualname__", None))
-        return hash_bytes(encode(("opaque", type(root).__qualname__, name))), []
+        digest = hash_bytes(encode(("opaque", type(root).__qualname__, name)))
+        return Definition("root", str(name[1]), digest, str(name[0]), ""), []
     walk = _Walk()
     return walk.run(root), walk.found
 
 
-# --- Public functions ------------------------------------------------------------------
+def code_info(fn: Callable[..., Any], code_version: str | None = None) -> CodeInfo:
+    """The code fingerprint of a function and its per-definition digests, from one walk.
+
+    See :func:`code_fingerprint` for what is covered. With ``code_version``,
+    the version alone is the code, and the one definition is ``code_version``.
+
+    Examples:
+        >>> def double(x):
+        ...     return 2 * x
+        >>> info = code_info(double)
+        >>> info.fingerprint == code_fingerprint(double)
+        True
+        >>> [name.split(" ")[0] for name in info.definitions]
+        ['double']
+    """
+    if code_version is not None:
+        digest = hash_bytes(encode(("code_version", code_version)))
+        return CodeInfo(digest, definitions={"code_version": digest})
+    root, dependencies = _collect(fn)
+    # Kinds, qualnames and hex digests never contain NUL or SOH: the join is unambiguous.
+    parts = sorted(f"{d.kind}\x01{d.qualname}\x01{d.digest}" for d in dependencies)
+    fingerprint = hash_bytes(encode(("code", root.digest, "\x00".join(parts))))
+    return CodeInfo(fingerprint, (root, *dependencies))
 
 
 def code_fingerprint(fn: Callable[..., Any], code_version: str | None = None) -> str:
@@ -207,14 +297,18 @@ def code_fingerprint(fn: Callable[..., Any], code_version: str | None = None) ->
     Without ``code_version``, this hashes the function's normalized source (its
     AST without docstrings, decorators, comments, blank lines or positions)
     together with the user code it reaches, transitively: the functions (their
-    source), classes (their whole body, methods included) and module constants
-    of plain values that it names directly or as ``module.name``, in the user's
-    own modules. The standard library and installed packages are left out, and
-    so is assetry itself. The fingerprint follows the live function: after a
-    reload, or an autoreload that swaps ``__code__``, it reflects the new code.
-    Where source is missing or no longer matches the running code (a file
-    edited but not reloaded), the code object's bytecode is hashed instead; see
-    :mod:`assetry.fingerprints._code`.
+    source), classes (their whole body, methods included) and module-level
+    values that it names directly or as ``module.name``, or that its closure
+    and default arguments hold, in the user's own modules; and the functions
+    and classes held inside those values (a dict or list of helpers, a
+    ``functools.partial``, an instance of a user class). An immutable value
+    enters by its value; a mutable one (a list, dict, set, object) by the
+    module-level statements that build it. The standard library and installed
+    packages are left out, and so is assetry itself. The fingerprint follows
+    the live function: after a reload, or an autoreload that swaps
+    ``__code__``, it reflects the new code. Where source is missing or no
+    longer matches the running code (a file edited but not reloaded), the code
+    object's bytecode is hashed instead; see :mod:`assetry.fingerprints._code`.
 
     Args:
         fn: The function, or an asset wrapping it (``__wrapped__`` is followed).
@@ -228,16 +322,11 @@ def code_fingerprint(fn: Callable[..., Any], code_version: str | None = None) ->
         >>> code_fingerprint(double, "v1") == code_fingerprint(len, "v1")
         True
     """
-    if code_version is not None:
-        return hash_bytes(encode(("code_version", code_version)))
-    root, dependencies = _collect(fn)
-    # Kinds, qualnames and hex digests never contain NUL or SOH: the join is unambiguous.
-    parts = sorted(f"{d.kind}\x01{d.qualname}\x01{d.digest}" for d in dependencies)
-    return hash_bytes(encode(("code", root, "\x00".join(parts))))
+    return code_info(fn, code_version).fingerprint
 
 
 def code_dependencies(fn: Callable[..., Any]) -> list[str]:
-    """List the user functions, classes and constants in ``fn``'s code fingerprint.
+    """List the user functions, classes and values in ``fn``'s code fingerprint.
 
     Names are ``module:qualname``, sorted; ``fn`` itself is not listed. Meant for
     debugging why an asset is, or is not, stale.

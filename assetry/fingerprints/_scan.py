@@ -9,6 +9,11 @@ the running ones. It knows nothing of live functions or classes:
 
 - A definition is normalized by dumping its AST without positions, comments or
   docstrings, and with the names and ``module.attr`` chains it loads.
+- A module-level name is bound by the top-level statements that assign or
+  mutate it (``STEPS = {...}``, ``STEPS["b"] = f``, ``STEPS.append(f)``, the
+  ``if`` or ``for`` around them), normalized together (:class:`Binding`), or by
+  an import (``from helpers import STEPS``): that is "the source that builds"
+  a mutable module-level value.
 - A file modified after this module was imported, or whose module was imported
   before it, may no longer be the source of the running code: it is compiled
   once per version and its code objects compared with the live ones.
@@ -30,11 +35,13 @@ import tokenize
 import types
 from typing import Any, NamedTuple
 
-import xxhash
-
 from assetry.fingerprints import _scancache
+from assetry.fingerprints._bindings import Binding, bindings
+from assetry.fingerprints._normal import DEFS as _DEFS
+from assetry.fingerprints._normal import digest
+from assetry.fingerprints._normal import normalize as _normalize
 
-__all__ = ["Source", "digest", "source"]
+__all__ = ["Binding", "Source", "digest", "source"]
 
 _FUTURE_FLAGS = functools.reduce(
     operator.or_, (getattr(__future__, n).compiler_flag for n in __future__.all_feature_names)
@@ -45,9 +52,6 @@ _TRUSTED_BEFORE_NS = time.time_ns() - 2_000_000_000
 _PRELOADED = frozenset(
     f for m in list(sys.modules.values()) if isinstance(f := getattr(m, "__file__", None), str)
 )
-_FIELDS = {c: c._fields for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.AST)}
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_DOC_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BLOCKS = ("body", "orelse", "handlers", "finalbody", "cases")
 _AMBIGUOUS: Any = object()
 _LOCK = threading.Lock()
@@ -62,6 +66,7 @@ class _Def(NamedTuple):
     keep: str
     chains: _Chains
     decorators: _Chains
+    defaults: frozenset[str]  # names loaded by default values: evaluated where it is defined
 
 
 class _ClassDef(NamedTuple):
@@ -84,20 +89,21 @@ class Source:
     def __init__(self, key: Any, text: str | None, check: bool, pin: Any, recent: bool) -> None:
         self.key, self.text, self.check, self.pin, self.recent = key, text, check, pin, recent
         self.codes: dict[int, dict[tuple[str, int], list[types.CodeType]]] = {}
+        self.bindings: dict[str, Binding] = {}
         self._scan(deep=False)  # module level and classes; nested definitions on a miss
 
     def _scan(self, deep: bool) -> None:
         if not deep and self.text is not None:
             cached = _scancache.load(self.text)
             if cached is not None:
-                funcs_, self.classes = cached
+                funcs_, self.classes, self.bindings = cached
                 self.funcs = {k: _AMBIGUOUS if v is None else v for k, v in funcs_.items()}
                 self.deep = False
                 return
         self._parse_and_scan(deep)
         if not deep and self.text is not None:
             plain = {k: None if v is _AMBIGUOUS else v for k, v in self.funcs.items()}
-            _scancache.store(self.text, (plain, self.classes))
+            _scancache.store(self.text, (plain, self.classes, self.bindings))
 
     def _parse_and_scan(self, deep: bool) -> None:
         funcs: dict[tuple[str, int], Any] = {}
@@ -108,6 +114,8 @@ class Source:
             tree = _parse(self.text)
             if tree is not None:
                 _index(tree, "", funcs, classes, deep)
+                if not deep:
+                    self.bindings = bindings(tree)
             self.funcs = {k: v if v is _AMBIGUOUS else _def(v) for k, v in funcs.items()}
             self.classes = {k: [_class_def(c) for c in v] for k, v in classes.items()}
             self.deep = deep
@@ -122,6 +130,10 @@ class Source:
             self._scan(deep=True)
             found = self.funcs.get((qualname, line))
         return None if found is _AMBIGUOUS else found
+
+    def binding(self, name: str) -> Binding | None:
+        """The statements or import that bind a module-level name, if this file has any."""
+        return self.bindings.get(name)
 
     def klass(self, qualname: str, lines: list[int]) -> _ClassDef | None:
         if qualname not in self.classes and not self.deep:
@@ -169,14 +181,20 @@ def _def(node: Any) -> _Def:
     text, chains = _normalize(node, skip_decorators=True)
     decorated, decorators = _normalize(getattr(node, "decorator_list", []))
     keep = digest(f"{text}\x00@\x00{decorated}")
-    return _Def(digest(text), keep, frozenset(chains), frozenset(decorators))
+    _, defaults = _normalize(_defaults(node))
+    return _Def(digest(text), keep, frozenset(chains), frozenset(decorators),
+                frozenset(c[0] for c in defaults))
+
+
+def _defaults(node: Any) -> list[Any]:
+    return [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
 
 
 def _class_def(node: ast.ClassDef) -> _ClassDef:
     text, chains = _normalize(node)
     defs = [s for s in node.body if isinstance(s, _DEFS)]
     outside = [*node.decorator_list, *node.bases, *(s for s in node.body if s not in defs)]
-    _, loads = _normalize([*outside, *(d for s in defs for d in s.decorator_list)])
+    _, loads = _normalize([*outside, *(d for s in defs for d in (*s.decorator_list, *_defaults(s)))])
     lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
     return _ClassDef(lines, digest(text), frozenset(chains), frozenset(c[0] for c in loads))
 
@@ -240,77 +258,3 @@ def _parse(text: str | None) -> ast.Module | None:
         return None if text is None else ast.parse(text)
     except (SyntaxError, ValueError):
         return None  # the live code predates the error: its bytecode is hashed instead
-
-
-def digest(data: str | bytes) -> str:
-    """The xxh3-128 hex digest of a text (surrogates kept) or bytes."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return xxhash.xxh3_128_hexdigest(raw)
-
-
-def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
-    parts = [node.attr]
-    value = node.value
-    while isinstance(value, ast.Attribute):
-        parts.append(value.attr)
-        value = value.value
-    return (value.id, *reversed(parts)) if isinstance(value, ast.Name) else None
-
-
-def _strip_doc(body: list[Any]) -> list[Any]:
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        return body[1:] if isinstance(first.value.value, str) else body
-    return body
-
-
-def _normalize(node: Any, skip_decorators: bool = False) -> tuple[str, set[tuple[str, ...]]]:
-    """Dump nodes like ``ast.dump(include_attributes=False)``, without docstrings.
-
-    Each node type has a fixed list of fields, so the dump needs no closing
-    marks. Also returns the names it loads and the attribute chains on them.
-    """
-    out: list[str] = []
-    chains: set[tuple[str, ...]] = set()
-    add, fields_of = out.append, _FIELDS.get
-
-    def dump(n: Any) -> None:
-        kind = type(n)
-        fields = fields_of(kind)
-        if fields is None:
-            if kind is list:
-                add("[")
-                for item in n:
-                    dump(item)
-                add("]")
-            else:
-                add(repr(n))
-            return
-        add(kind.__name__)
-        if kind is ast.Name:
-            add(n.id)
-            add(type(n.ctx).__name__)
-            if type(n.ctx) is ast.Load:
-                chains.add((n.id,))
-            return
-        if kind is ast.Constant:
-            add(repr(n.value))
-            add(repr(n.kind))
-            return
-        if kind is ast.Attribute and type(n.ctx) is ast.Load and (chain := _chain(n)):
-            chains.add(chain)
-        if kind in _DOC_OWNERS:
-            for field in fields:
-                dump(_strip_doc(n.body) if field == "body" else getattr(n, field))
-            return
-        for field in fields:
-            dump(getattr(n, field))
-
-    if skip_decorators and isinstance(node, _DEFS):
-        add(type(node).__name__)
-        for field in _FIELDS[type(node)]:
-            if field != "decorator_list":
-                dump(_strip_doc(node.body) if field == "body" else getattr(node, field))
-    else:
-        dump(node)
-    return "\x00".join(out), chains

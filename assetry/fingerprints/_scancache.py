@@ -25,7 +25,7 @@ import xxhash
 
 __all__ = ["load", "store"]
 
-_FORMAT = 2  # 2: the scanned definitions' classes moved to assetry.fingerprints._scan
+_FORMAT = 3  # 3: module-level bindings, and the names that default values load
 _SALT = f"assetry-scan-{_FORMAT}-{sys.implementation.cache_tag}-".encode()
 
 
