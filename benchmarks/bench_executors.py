@@ -1,14 +1,16 @@
 """Executors compared: speed-up on CPU-heavy assets, and the cost of scheduling tiny ones.
 
-Run as ``python benchmarks/bench_executors.py``. Two measurements, each against
-``executor="sync"`` measured in the same process on the same machine:
+Run as ``python benchmarks/bench_executors.py`` (``run_all.py --extras`` runs it
+too; it is information, not a target of issue 13). Two measurements, each
+against ``executor="sync"`` measured in the same process on the same machine:
 
 1. 16 independent CPU-heavy assets (a pure-Python loop, about 0.25 s each),
    under sync, threads, processes and a Dask LocalCluster of two worker
    processes: wall time and speed-up over sync.
-2. 1,000 tiny independent assets: seconds per asset that each executor's run
-   costs above calling the same 1,000 functions inline (the whole engine:
-   planning, fingerprints, the JSON products, the catalog, and the executor).
+2. 1,000 tiny independent assets returning a dict (JSON products), under each
+   executor: what scheduling costs per asset in one warm process. The targets
+   for tiny assets (fresh processes, Parquet, against the plain loop, sync and
+   threads) are ``bench_core.py``'s.
 """
 
 from __future__ import annotations

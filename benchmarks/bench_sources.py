@@ -1,0 +1,142 @@
+"""Benchmark: what source assets cost (issue 10).
+
+Two figures, each against its target:
+
+1. A no-op run of 1,000 assets, each reading one of 1,000 source files, next to
+   the same 1,000 assets without sources (they read nothing): the ratio of the
+   two run times must stay within 1.10 (one ``stat`` and one ``observed`` row
+   per source).
+2. A 1 GB source hashed once after a change: the observation's throughput must
+   be at least 2 GB/s (xxh3-128 in 16 MiB blocks, the file in the page cache).
+
+Every timing comes from a fresh ``python`` (the pipeline module imported, then
+``materialize()`` timed), the median of several. Run it from the repository:
+
+    .venv/bin/python benchmarks/bench_sources.py [--assets 1000] [--repeat 5] [--gb 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD = r'''
+import importlib.util, json, sys, time
+import assetry  # first, as the command line does: the pipeline's module is imported after it
+spec = importlib.util.spec_from_file_location("bench_pipeline", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["bench_pipeline"] = module
+spec.loader.exec_module(module)
+from assetry import materialize
+t0 = time.perf_counter()
+result = materialize(module, root=sys.argv[2], executor="threads")
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "materialized": len(result.materialized),
+                  "skipped": len(result.skipped), "observed": len(result.observed)}))
+'''
+
+
+def _pipeline(folder: pathlib.Path, n: int, sources: bool) -> pathlib.Path:
+    """A module of ``n`` assets, each reading its own source file when ``sources``."""
+    lines = ["import polars as pl", "from assetry import asset, source", ""]
+    for i in range(n):
+        if sources:
+            lines.append(f'raw_{i} = source("raw_{i}", "raw/{i}.csv")')
+            lines += ["@asset", f"def a_{i}(raw_{i}: pl.DataFrame) -> dict:",
+                      f"    return {{'i': {i}, 'n': raw_{i}.height}}", ""]
+        else:
+            lines += ["@asset", f"def a_{i}() -> dict:", f"    return {{'i': {i}, 'n': 2}}", ""]
+    path = folder / ("with_sources.py" if sources else "without_sources.py")
+    path.write_text("\n".join(lines))
+    if sources:
+        raw = folder / "raw"
+        raw.mkdir(exist_ok=True)
+        for i in range(n):
+            (raw / f"{i}.csv").write_text(f"x,y\n{i},1\n{i},2\n")
+    return path
+
+
+def _run(module: pathlib.Path, root: pathlib.Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(module), str(root)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def noop_ratio(n: int, repeat: int) -> tuple[float, float, float]:
+    """Median no-op run time without and with sources, and their ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        timings = {}
+        for sources in (False, True):
+            module = _pipeline(folder, n, sources)
+            root = folder / ("data_with" if sources else "data_without")
+            first = _run(module, root)
+            assert first["materialized"] == n, first
+            runs = []
+            for _ in range(repeat):
+                figures = _run(module, root)
+                assert figures["materialized"] == 0 and figures["skipped"] == n, figures
+                runs.append(figures["seconds"])
+            timings[sources] = statistics.median(runs)
+        return timings[False], timings[True], timings[True] / timings[False]
+
+
+def hash_throughput(gigabytes: float, repeat: int) -> tuple[float, float]:
+    """Seconds to observe a changed ``gigabytes`` GB source file, and GB/s."""
+    from assetry.io_managers.base import Observation
+    from assetry.io_managers.sources import SourceFile
+
+    size = int(gigabytes * 1e9)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "big.bin"
+        block = os.urandom(1 << 20)
+        with open(path, "wb") as f:
+            written = 0
+            while written < size:
+                f.write(block[: min(len(block), size - written)])
+                written += min(len(block), size - written)
+        manager = SourceFile(str(path), "big.bin")
+        stale = Observation("old", "0:0:0:0")  # a recorded stat that no longer matches
+        manager.observe(str(path), stale)  # warm the page cache, as a file just written is
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            manager.observe(str(path), stale)
+            times.append(time.perf_counter() - t0)
+        unchanged = manager.observe(str(path), manager.observe(str(path)))
+        assert unchanged is not None
+        seconds = statistics.median(times)
+        return seconds, size / seconds / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--gb", type=float, default=1.0)
+    args = parser.parse_args()
+
+    without, with_, ratio = noop_ratio(args.assets, args.repeat)
+    ok = ratio <= 1.10
+    print(f"{'PASS' if ok else 'FAIL'}  no-op run of {args.assets} assets: {without * 1000:.0f} ms "
+          f"without sources, {with_ * 1000:.0f} ms reading {args.assets} source files: "
+          f"ratio {ratio:.3f} (limit 1.10)", flush=True)
+
+    seconds, rate = hash_throughput(args.gb, args.repeat)
+    fast = rate >= 2.0
+    print(f"{'PASS' if fast else 'FAIL'}  {args.gb:g} GB source observed after a change: "
+          f"{seconds * 1000:.0f} ms, {rate:.2f} GB/s (limit >= 2 GB/s)", flush=True)
+    sys.exit(0 if ok and fast else 1)
+
+
+if __name__ == "__main__":
+    main()
