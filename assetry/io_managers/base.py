@@ -24,17 +24,34 @@ the asset's fingerprint). It has symmetric verbs:
 This module owns the protocol and shared helpers for file products; it never
 touches the catalog (how the catalog keeps a manager, by class path and
 ``catalog_settings()``, is :mod:`assetry.io_managers.catalog_form`).
+
+Putting a product in place (:func:`atomic_path`, :func:`put_in_place`) is the
+one moment a save can harm what a user has, so three rules live here:
+
+- A temporary name carries the marker ``.assetry-tmp-`` and, inside a run
+  (:func:`run_scope`), the run's id: ``t.parquet.assetry-tmp-<run id>-<random>``,
+  so a sweep removes only the temporaries of runs that are dead
+  (:mod:`assetry.engine.roots` judges that by the run's lock).
+- A save made for a run whose driver is gone (an orphaned worker) is refused
+  at the rename: a product of a dead run never replaces a newer one.
+- With ``ASSETRY_FSYNC=1`` the file (or every file of a directory) is flushed
+  to disk before the rename, and its directory after it (:func:`durable`).
+
+Longer than 400 lines: the protocol and the helpers every file manager shares
+(putting a product in place, partitions), which are read together.
 """
 
 from __future__ import annotations
 
 import abc
+import contextvars
 import os
 import pathlib
+import re
 import stat
 import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -45,14 +62,24 @@ from assetry._frames import convert_frame, load_kind
 from assetry.errors import AssetTypeError, StorageError
 
 __all__ = [
+    "DURABLE_ENV",
     "TEMP_MARKER",
     "FileIOManager",
     "IOManager",
     "Observation",
     "PartitionedProduct",
+    "RunScope",
     "Stored",
     "atomic_path",
+    "check_alive",
+    "durable",
     "hash_file",
+    "put_in_place",
+    "run_scope",
+    "sync_directory",
+    "sync_tree",
+    "temporary_name",
+    "temporary_run",
 ]
 
 #: Every temporary product name contains this marker, so leftovers can be found.
@@ -195,12 +222,161 @@ def _stat_key(st: os.stat_result) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
+# -- putting a product in place ----------------------------------------------------------------
+
+#: Set to ``1`` (``true``, ``yes``, ``on``) to flush every product to disk before it is renamed
+#: into place and recorded; ``0`` or unset (the default) leaves that to the operating system.
+DURABLE_ENV = "ASSETRY_FSYNC"
+
+_ON = ("1", "true", "yes", "on")
+_OFF = ("", "0", "false", "no", "off")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@attrs.frozen
+class RunScope:
+    """The run a save belongs to: its id (in temporary names) and how to tell it is alive."""
+
+    run_id: str
+    #: True while the run's driver lives; None: never asked (always alive).
+    alive: Callable[[], bool] | None = None
+
+
+_SCOPE: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar("assetry_run", default=None)
+
+
+@contextmanager
+def run_scope(run_id: str, alive: Callable[[], bool] | None = None) -> Iterator[RunScope]:
+    """Saves inside the block belong to run ``run_id`` (32 hex digits), in this thread.
+
+    Their temporaries are named with the run's id, and each is put in place only
+    if ``alive()`` (when given) is still true at the rename.
+
+    Examples:
+        >>> with run_scope("0" * 32) as scope:
+        ...     temporary_name(pathlib.Path("t.json")).name.startswith("t.json.assetry-tmp-" + "0" * 32)
+        True
+    """
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"a run id is 32 lowercase hex digits, not {run_id!r}")
+    scope = RunScope(run_id, alive)
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+def temporary_name(final: pathlib.Path, tag: str = "") -> pathlib.Path:
+    """The temporary name beside ``final``: ``<name>.assetry-tmp-[<run id>-]<tag><random>``.
+
+    Examples:
+        >>> temporary_name(pathlib.Path("d/t.json")).name[:19]
+        't.json.assetry-tmp-'
+    """
+    scope = _SCOPE.get()
+    run = "" if scope is None else f"{scope.run_id}-"
+    return final.with_name(f"{final.name}{TEMP_MARKER}{run}{tag}{uuid.uuid4().hex[:12]}")
+
+
+def temporary_run(name: str) -> str | None:
+    """The id of the run that made a temporary name, or None (not temporary, or made outside a run).
+
+    Examples:
+        >>> temporary_run("t.json.assetry-tmp-" + "ab" * 16 + "-0123456789ab")
+        'abababababababababababababababab'
+        >>> temporary_run("t.json.assetry-tmp-0123456789ab") is None
+        True
+    """
+    _, marker, rest = name.partition(TEMP_MARKER)
+    if not marker or len(rest) < 33 or rest[32] != "-" or not _RUN_ID.fullmatch(rest[:32]):
+        return None
+    return rest[:32]
+
+
+def durable() -> bool:
+    """Whether products are flushed to disk before they are put in place (``ASSETRY_FSYNC``).
+
+    Raises:
+        StorageError: the variable is neither on (``1 true yes on``) nor off (``0 false no off``).
+    """
+    raw = os.environ.get(DURABLE_ENV)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise StorageError(
+        f"environment variable {DURABLE_ENV} is {raw!r}; set it to 1 (flush every product to "
+        "disk before it is recorded) or 0 (the default), or unset it"
+    )
+
+
+def sync_tree(path: str | os.PathLike[str]) -> None:
+    """Flush a file, or every file and directory under a directory, to disk (fsync)."""
+    if os.path.isdir(path):
+        for dirpath, _, filenames in os.walk(path):
+            for name in filenames:
+                _fsync(os.path.join(dirpath, name))
+            _fsync(dirpath)
+    else:
+        _fsync(path)
+
+
+def sync_directory(path: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (a rename into it) to disk."""
+    _fsync(path)
+
+
+def _fsync(path: str | os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if os.path.isdir(path):
+            return  # a file system that cannot sync a directory (some network ones): nothing to add
+        raise StorageError(f"cannot flush {str(path)!r} to disk: {exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def put_in_place(tmp: pathlib.Path, final: pathlib.Path, *, sync: bool | None = None) -> None:
+    """Rename a finished temporary over ``final``: flushed first when durable, never for a dead run.
+
+    Raises:
+        StorageError: the run this save belongs to is no longer alive (see :func:`run_scope`);
+            the temporary is left for the caller to remove and ``final`` is untouched.
+    """
+    if sync is None:
+        sync = durable()
+    if sync:
+        sync_tree(tmp)
+    check_alive(final)
+    os.replace(tmp, final)
+    if sync:
+        sync_directory(final.parent)
+
+
+def check_alive(final: pathlib.Path) -> None:
+    """Raise StorageError if the run this save belongs to has died (its driver is gone)."""
+    scope = _SCOPE.get()
+    if scope is None or scope.alive is None or scope.alive():
+        return
+    raise StorageError(
+        f"the run {scope.run_id} that computed {str(final)!r} is no longer alive (its driver "
+        "process ended); its product is not put in place, so a newer one is never replaced"
+    )
+
+
 @contextmanager
 def atomic_path(location: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     """Yield a temporary path beside ``location``; rename it into place on success.
 
     The temporary name sits in the same directory (so the rename is atomic on
-    one file system) and is removed if the body raises.
+    one file system) and is removed if the body raises; see
+    :func:`put_in_place` for what the rename checks first.
     """
     final = pathlib.Path(location)
     try:
@@ -211,10 +387,10 @@ def atomic_path(location: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
         raise StorageError(
             f"product path {str(final)!r} is a directory where a file is expected; remove it"
         )
-    tmp = final.with_name(f"{final.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+    tmp = temporary_name(final)
     try:
         yield tmp
-        os.replace(tmp, final)
+        put_in_place(tmp, final)
     except BaseException:
         _remove(tmp)
         raise

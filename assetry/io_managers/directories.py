@@ -1,8 +1,11 @@
 """The Directory IO manager: a variable number of outputs stored as one directory.
 
 A ``dict[str, DataFrame]`` becomes ``<root>/<name>/<key>.<ext>``, one file per
-key, written in a temporary directory that is swapped in whole. Its data
-fingerprint covers every file's relative name and content.
+key, written in a temporary directory that is swapped in whole (under the same
+rules as a file: named with the run's id, flushed when durable, never swapped
+in for a dead run; see :mod:`assetry.io_managers.base`). Its data
+fingerprint covers every file's relative name and content. Loading a
+directory that is not there is an error naming it, never an empty dict.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import os
 import pathlib
 import re
 import shutil
-import uuid
 from typing import Any, ClassVar
 
 import attrs
@@ -25,7 +27,11 @@ from assetry.io_managers.base import (
     IOManager,
     Observation,
     Stored,
+    check_alive,
+    durable,
     hash_file,
+    sync_directory,
+    temporary_name,
 )
 from assetry.io_managers.files import Parquet
 
@@ -65,7 +71,7 @@ class Directory(IOManager):
                     f"Directory key {key!r} is not a safe file name; use letters, digits, _ . = -"
                 )
         final = pathlib.Path(location)
-        tmp = final.with_name(f"{final.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+        tmp = temporary_name(final)
         try:
             tmp.mkdir(parents=True)
         except OSError as exc:
@@ -82,6 +88,12 @@ class Directory(IOManager):
         return Stored(location=location, rows=rows, bytes=_size(final), schema=None)
 
     def load(self, location: str, annotation: Any = None) -> Any:
+        if not os.path.isdir(location):
+            what = "is a file, not a directory" if os.path.exists(location) else "does not exist"
+            raise StorageError(
+                f"directory product {location!r} {what} (deleted or replaced outside assetry?); "
+                "run its asset again (force=...) to store it anew"
+            )
         kind = load_kind(annotation)
         if kind == "path":
             return pathlib.Path(location)
@@ -142,8 +154,12 @@ def _swap(tmp: pathlib.Path, final: pathlib.Path) -> None:
     # either the old complete directory, the new complete one, or (for an instant) none.
     if final.exists() and not final.is_dir():
         raise StorageError(f"product path {str(final)!r} is a file where a directory is expected")
-    old = final.with_name(f"{final.name}{TEMP_MARKER}old-{uuid.uuid4().hex[:12]}")
+    # Its files were flushed as the format saved them (and their entries in ``tmp``).
+    check_alive(final)  # a dead run's directory never replaces a newer one
+    old = temporary_name(final, "old-")
     if final.exists():
         os.replace(final, old)
     os.replace(tmp, final)
+    if durable():
+        sync_directory(final.parent)
     shutil.rmtree(old, ignore_errors=True)

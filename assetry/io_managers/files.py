@@ -2,22 +2,126 @@
 
 Each writes through :func:`~assetry.io_managers.base.atomic_path` and loads by
 the parameter's annotation. They know nothing of the catalog or the graph.
+
+Small frames take a fast path (a pipeline of many tiny assets pays these costs
+once per asset, next to a read and a write of a few hundred bytes): an eager
+frame under :data:`SMALL_BYTES` is serialised in memory, written with one
+call, and fingerprinted from the very bytes written, so the ``observe`` that
+follows a ``save`` finds the digest without reading the file again; a small
+file is read with one call and decoded from memory. Big frames stream to and
+from the file as before (no second copy in memory). Both paths give the same
+bytes, so the same data fingerprint.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
+import threading
 from typing import Any, ClassVar
 
 import attrs
+import xxhash
 
-from assetry._frames import convert_frame, frame_schema, is_arrow_table, load_kind, polars_frame
+from assetry._frames import (
+    convert_frame,
+    frame_kind,
+    frame_schema,
+    is_arrow_table,
+    load_kind,
+    polars_frame,
+)
 from assetry.errors import AssetTypeError
-from assetry.io_managers.base import TEMP_MARKER, FileIOManager, IOManager, PartitionedProduct
+from assetry.io_managers.base import (
+    TEMP_MARKER,
+    FileIOManager,
+    IOManager,
+    Observation,
+    PartitionedProduct,
+    Stored,
+    _stat_key,
+    atomic_path,
+)
+
+#: Frames (by ``estimated_size``) and files smaller than this take the in-memory fast path.
+SMALL_BYTES = 4 << 20
+
+#: What the latest in-memory saves wrote: location -> its observation (digest and stat key).
+#: ``observe`` trusts an entry only while the file's stat key is unchanged; a few hundred
+#: entries cover the saves whose ``observe`` has not come yet, one per running task.
+_SAVED: dict[str, Observation] = {}
+_SAVED_MAX = 512
+_SAVED_LOCK = threading.Lock()
+
+
+def _remember(location: str, observation: Observation) -> None:
+    with _SAVED_LOCK:
+        _SAVED.pop(location, None)
+        _SAVED[location] = observation
+        if len(_SAVED) > _SAVED_MAX:
+            del _SAVED[next(iter(_SAVED))]
+
+
+def _save_bytes(data: Any, location: str) -> Observation:
+    """Write ``data`` atomically to ``location``; its observation, from the bytes themselves."""
+    with atomic_path(location) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+    observation = Observation(
+        data_fingerprint=xxhash.xxh3_128_hexdigest(data), stat_key=_stat_key(os.stat(location))
+    )
+    _remember(location, observation)
+    return observation
+
+
+def _small_file(location: str) -> bytes | None:
+    """The bytes of a file under :data:`SMALL_BYTES`, in one read; None for a bigger one."""
+    with open(location, "rb") as f:
+        if os.fstat(f.fileno()).st_size >= SMALL_BYTES:
+            return None
+        return f.read()
 
 __all__ = ["CSV", "JSON", "Parquet", "Pickle"]
+
+
+def _refuse_unreadable(value: Any, manager: str, *, needs_columns: bool = False) -> None:
+    """Refuse, before anything is written, a frame this manager could store but not read back.
+
+    Duplicate column names (an Arrow table or a pandas frame allows them; Parquet
+    writes them and no reader takes them back) and, when ``needs_columns`` (CSV),
+    a frame without columns (an empty line, which reads back as an error).
+    Polars frames have unique names, so they cost nothing here unless
+    ``needs_columns``.
+
+    Raises:
+        AssetTypeError: naming the columns and the way out; the task adds the asset's name.
+    """
+    kind = frame_kind(value)
+    if kind is None or (kind in ("polars", "lazy") and not needs_columns):
+        return
+    if kind == "polars":
+        names: list[Any] = value.columns
+    elif kind == "lazy":
+        names = value.collect_schema().names()
+    elif kind == "arrow":
+        names = value.column_names
+    else:  # pandas
+        names = list(value.columns)
+    seen: set[Any] = set()
+    twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if twice:
+        listed = ", ".join(repr(n) for n in dict.fromkeys(twice))
+        what = {"arrow": "an Arrow table", "pandas": "a pandas frame"}.get(kind, "a frame")
+        raise AssetTypeError(
+            f"{manager} cannot store {what} with duplicate column names ({listed}): "
+            "the file could not be read back; give every column its own name"
+        )
+    if needs_columns and not names:
+        raise AssetTypeError(
+            f"{manager} cannot store a frame with no columns: the file would hold no header "
+            "and could not be read back; return at least one column, or choose io='parquet'"
+        )
 
 
 def _frame_or_fail(value: Any, manager: str) -> Any:
@@ -30,8 +134,23 @@ def _frame_or_fail(value: Any, manager: str) -> Any:
     return frame
 
 
+class _MemoryFile(FileIOManager):
+    """A file manager whose small products are written from memory and observed from it."""
+
+    def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        saved = _SAVED.get(location)
+        if saved is not None:
+            try:
+                key = _stat_key(os.stat(location))
+            except OSError:
+                key = None
+            if key == saved.stat_key:
+                return saved  # the file is as this process wrote it: its digest is known
+        return FileIOManager.observe(self, location, previous)
+
+
 @attrs.frozen
-class Parquet(FileIOManager):
+class Parquet(_MemoryFile):
     """One Parquet file; the default for polars and Arrow frames.
 
     A ``pl.LazyFrame`` value is streamed to the file with ``sink_parquet``; a
@@ -46,6 +165,20 @@ class Parquet(FileIOManager):
     short_name: ClassVar[str] = "parquet"
     extension: ClassVar[str] = "parquet"
     stores_frames: ClassVar[bool] = True
+
+    def save(self, value: Any, location: str) -> Stored:
+        import polars as pl
+
+        _refuse_unreadable(value, "Parquet")
+        if not isinstance(value, pl.DataFrame) or value.estimated_size() >= SMALL_BYTES:
+            return FileIOManager.save(self, value, location)
+        # The same writer into memory gives the same bytes as into the file.
+        buffer = io.BytesIO()
+        value.write_parquet(buffer, compression=self.compression)  # type: ignore[arg-type]
+        data = buffer.getbuffer()
+        _save_bytes(data, location)
+        return Stored(location=location, rows=value.height, bytes=len(data),
+                      schema=frame_schema(value))
 
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         import polars as pl
@@ -74,7 +207,8 @@ class Parquet(FileIOManager):
             import pyarrow.parquet as pq
 
             return pq.read_table(location)
-        return convert_frame(pl.read_parquet(location), kind)
+        data = _small_file(location)
+        return convert_frame(pl.read_parquet(location if data is None else data), kind)
 
     def load_partitions(self, partitions: PartitionedProduct, annotation: Any = None) -> Any:
         """All partitions as one hive-partitioned ``scan_parquet`` (with the partition column).
@@ -122,7 +256,7 @@ def _hive_glob(partitions: PartitionedProduct) -> str | None:
 
 
 @attrs.frozen
-class CSV(FileIOManager):
+class CSV(_MemoryFile):
     """One CSV file with a header row.
 
     Examples:
@@ -134,6 +268,19 @@ class CSV(FileIOManager):
     short_name: ClassVar[str] = "csv"
     extension: ClassVar[str] = "csv"
     stores_frames: ClassVar[bool] = True
+
+    def save(self, value: Any, location: str) -> Stored:
+        import polars as pl
+
+        _refuse_unreadable(value, "CSV", needs_columns=True)
+        if not isinstance(value, pl.DataFrame) or value.estimated_size() >= SMALL_BYTES:
+            return FileIOManager.save(self, value, location)
+        buffer = io.BytesIO()
+        value.write_csv(buffer, separator=self.separator)
+        data = buffer.getbuffer()
+        _save_bytes(data, location)
+        return Stored(location=location, rows=value.height, bytes=len(data),
+                      schema=frame_schema(value))
 
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
         import polars as pl
@@ -156,7 +303,7 @@ class CSV(FileIOManager):
 
 
 @attrs.frozen
-class JSON(FileIOManager):
+class JSON(_MemoryFile):
     """One JSON file; the default for ``dict`` and ``list`` of plain values.
 
     Keys are sorted so that equal values give equal bytes (and equal fingerprints).
@@ -170,7 +317,16 @@ class JSON(FileIOManager):
     short_name: ClassVar[str] = "json"
     extension: ClassVar[str] = "json"
 
+    def save(self, value: Any, location: str) -> Stored:
+        data = self._encode(value)  # before any file exists: a bad value leaves nothing
+        _save_bytes(data, location)
+        return Stored(location=location, rows=_rows(value), bytes=len(data), schema=None)
+
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        path.write_bytes(self._encode(value))
+        return _rows(value), None
+
+    def _encode(self, value: Any) -> bytes:
         try:
             text = json.dumps(value, indent=self.indent, sort_keys=True)
         except TypeError as exc:
@@ -178,8 +334,7 @@ class JSON(FileIOManager):
                 f"JSON stores plain values, but the value is not JSON-serializable ({exc}); "
                 "return dicts, lists, strings and numbers, or choose io='pickle'"
             ) from exc
-        path.write_text(text, encoding="utf-8")
-        return (len(value) if isinstance(value, (list, dict)) else None), None
+        return text.encode("utf-8")
 
     def load(self, location: str, annotation: Any = None) -> Any:
         if load_kind(annotation) == "path":
@@ -188,8 +343,12 @@ class JSON(FileIOManager):
             return json.load(f)
 
 
+def _rows(value: Any) -> int | None:
+    return len(value) if isinstance(value, (list, dict)) else None
+
+
 @attrs.frozen
-class Pickle(FileIOManager):
+class Pickle(_MemoryFile):
     """One cloudpickle file; the default for any other value.
 
     Examples:
@@ -201,23 +360,33 @@ class Pickle(FileIOManager):
     short_name: ClassVar[str] = "pickle"
     extension: ClassVar[str] = "pkl"
 
+    def save(self, value: Any, location: str) -> Stored:
+        data = self._encode(value)  # the whole pickle is in memory anyway: one write
+        _save_bytes(data, location)
+        rows = len(value) if hasattr(value, "__len__") else None
+        return Stored(location=location, rows=rows, bytes=len(data), schema=frame_schema(value))
+
     def write(self, value: Any, path: pathlib.Path) -> tuple[int | None, str | None]:
+        path.write_bytes(self._encode(value))
+        rows = len(value) if hasattr(value, "__len__") else None
+        return rows, frame_schema(value)
+
+    def _encode(self, value: Any) -> bytes:
         import cloudpickle
 
         try:
-            data = cloudpickle.dumps(value, protocol=self.protocol)
+            return cloudpickle.dumps(value, protocol=self.protocol)
         except Exception as exc:
             raise AssetTypeError(
                 f"the value of type {type(value).__name__} cannot be pickled ({exc})"
             ) from exc
-        path.write_bytes(data)
-        rows = len(value) if hasattr(value, "__len__") else None
-        return rows, frame_schema(value)
 
     def load(self, location: str, annotation: Any = None) -> Any:
-        import cloudpickle
-
         if load_kind(annotation) == "path":
             return pathlib.Path(location)
+        # The standard unpickler reads cloudpickle's output (cloudpickle.load is pickle.load);
+        # it imports cloudpickle itself when a value needs it, so a run that only loads skips it.
+        import pickle
+
         with open(location, "rb") as f:
-            return cloudpickle.load(f)
+            return pickle.load(f)

@@ -11,6 +11,24 @@ killer) breaks a ``ProcessPoolExecutor`` and every task in it. The executor
 starts a fresh pool for new work and reruns the tasks that were in flight one
 at a time in a separate single-worker pool, so the asset that kills its worker
 fails, alone, with a clear error, and the innocent ones finish.
+
+Workers die with their driver. A driver killed by SIGKILL runs no cleanup, and
+left alone its workers, the fork server and the resource tracker would live on
+(each worker holds the fork server's "alive" pipe, which keeps it up) and a
+worker would later put its product in place over a newer run's. So each
+worker, when it starts (:func:`_worker_started`):
+
+- closes its copy of the fork server's "alive" pipe, so the fork server ends
+  the moment the driver does, and on Linux asks the kernel for SIGKILL when its
+  parent (the fork server) dies (``prctl(PR_SET_PDEATHSIG)``): the chain needs
+  no Python code of the worker to run;
+- watches a pipe whose only writer is the driver (everywhere): at its end of
+  file, the driver is gone and the worker kills itself.
+
+The resource tracker ends when the last of them is gone. And a save in a
+worker is put in place only while the run's lock is held (see
+:func:`assetry.io_managers.base.put_in_place`), for the instant before the
+signal lands.
 """
 
 from __future__ import annotations
@@ -22,6 +40,8 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.spawn
 import os
+import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -193,7 +213,9 @@ class ProcessExecutor(cf.Executor):
         self._pump()
 
     def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(workers, mp_context=self._context)
+        return cf.ProcessPoolExecutor(workers, mp_context=self._context,
+                                      initializer=_worker_started,
+                                      initargs=(_driver_pipe(self._context),))
 
 
 def _exception_of(future: cf.Future[Any]) -> BaseException | None:
@@ -221,6 +243,81 @@ def _fail_died(job: _Job) -> None:
         "os._exit() or running out of memory); the asset failed and its previous product "
         "is kept"
     ))
+
+
+# -- workers die with their driver ---------------------------------------------------------
+
+#: (pid, read end, write end) of this driver's pipe: only the driver holds the write end.
+_PIPE: tuple[int, Any, Any] | None = None
+_PIPE_LOCK = threading.Lock()
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _driver_pipe(context: Any) -> Any:
+    """The read end every worker watches; its write end lives, unused, until the driver dies."""
+    global _PIPE
+    with _PIPE_LOCK:
+        if _PIPE is None or _PIPE[0] != os.getpid():  # a forked driver makes its own
+            reader, writer = context.Pipe(duplex=False)
+            _PIPE = (os.getpid(), reader, writer)
+        return _PIPE[1]
+
+
+def _worker_started(driver: Any) -> None:
+    """The worker initializer: die with the driver (see the module docstring)."""
+    _close_fork_server_pipe()
+    _die_with_parent()
+    threading.Thread(target=_watch_driver, args=(driver,), name="assetry-driver-watch",
+                     daemon=True).start()
+
+
+def _close_fork_server_pipe() -> None:
+    # A forked worker inherits the write end of the pipe the fork server watches to know its
+    # clients are alive; while any worker keeps it, the fork server (and every worker's
+    # parent-death signal) outlives a killed driver. A nested pool in the worker starts a
+    # fork server of its own, so the worker needs no copy.
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover - no fork server on this platform
+        return
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is None or getattr(server, "_forkserver_pid", None) is not None:
+        return  # not a child of a fork server, or one that runs its own
+    server._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    try:
+        os.close(fd)
+    except OSError:
+        return
+
+
+def _die_with_parent() -> None:
+    """On Linux, SIGKILL this worker when its parent (the fork server, or the driver) dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request: the signal never comes
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _watch_driver(driver: Any) -> None:
+    """Block on the driver's pipe; nothing is ever sent, so it returns at the driver's death."""
+    while True:
+        try:
+            driver.recv_bytes()
+        except (EOFError, OSError):
+            break
+    if hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(1)
 
 
 def _mp_context() -> Any:
