@@ -14,7 +14,7 @@ import os as _os
 import typing as _typing
 
 from assetry import checks, io_managers
-from assetry.assets import Asset, asset, sql_asset, sql_dump
+from assetry.assets import Asset, asset, source, sql_asset, sql_dump
 from assetry.catalog import Catalog
 from assetry.engine import AssetContext, MaterializeResult, materialize
 from assetry.errors import (
@@ -66,6 +66,7 @@ __all__ = [
     "io_managers",
     "load",
     "materialize",
+    "source",
     "sql_asset",
     "sql_dump",
 ]

@@ -16,7 +16,9 @@ import functools
 import pathlib
 from collections.abc import Iterator
 
-__all__ = ["command_line", "install_hint", "run_hint", "select_hint", "spelled_for_cli"]
+__all__ = [
+    "command_line", "install_hint", "option_hint", "run_hint", "select_hint", "spelled_for_cli",
+]
 
 _CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("assetry_cli", default=False)
 
@@ -57,6 +59,21 @@ def select_hint(name: str) -> str:
         "select='+scaled'"
     """
     return f"--select +{name}" if _CLI.get() else f"select='+{name}'"
+
+
+def option_hint(name: str, python: str | None = None) -> str:
+    """An option of a run as the place spells it: ``--root`` on the command line, ``root=`` in Python.
+
+    Examples:
+        >>> option_hint("partitions"), option_hint("force", "force=True")
+        ('partitions=', 'force=True')
+        >>> with command_line():
+        ...     option_hint("force", "force=True")
+        '--force'
+    """
+    if _CLI.get():
+        return "--" + name.replace("_", "-")
+    return python if python is not None else f"{name}="
 
 
 def install_hint(extra: str) -> str:

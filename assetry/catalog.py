@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pathlib
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from assetry.errors import CatalogError, StorageError
@@ -75,6 +76,34 @@ class Catalog:
             "SELECT * FROM materializations WHERE asset = ? ORDER BY started_at DESC", [name]
         )
 
+    def logs(self, name: str, *, run: str | None = None, partition: str | None = None) -> pl.DataFrame:
+        """The materializations of ``name`` that left output, an error or a traceback, newest first.
+
+        Columns: ``run_id``, ``asset``, ``partition``, ``status``, ``reason``,
+        ``started_at``, ``duration_s``, ``error``, ``traceback``, ``logs`` (what the
+        asset printed and logged: the first and last 32 KiB). ``run`` narrows to
+        runs whose id starts with it (then rows without output are included too);
+        ``partition`` to one partition.
+
+        Examples:
+            >>> Catalog("data/catalog.duckdb").logs("delays")["status"][0]  # doctest: +SKIP
+            'failed'
+        """
+        query = (
+            "SELECT run_id, asset, partition, status, reason, started_at, duration_s, error, "
+            "traceback, logs FROM materializations WHERE asset = ?"
+        )
+        params: list[Any] = [name]
+        if partition is not None:
+            query += " AND partition = ?"
+            params.append(partition)
+        if run is not None:
+            query += " AND starts_with(run_id, ?)"
+            params.append(run)
+        else:
+            query += " AND (logs IS NOT NULL OR traceback IS NOT NULL OR error IS NOT NULL)"
+        return self.sql(query + " ORDER BY started_at DESC", params)
+
     def records(self) -> dict[tuple[str, str | None], dict[str, Any]]:
         """The ``assets`` table keyed by (asset, partition); empty for a new catalog.
 
@@ -117,26 +146,31 @@ class Catalog:
     def status(
         self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,
         root: str | os.PathLike[str] | None = None, partitions: bool = False,
+        clients: Mapping[str, Any] | None = None,
     ) -> pl.DataFrame:
         """The plan before a run: one row per asset with ``asset``, ``fresh`` and ``reason``.
 
         A partitioned asset is summed up (``364 fresh, 1 missing``); with
-        ``partitions=True`` there is one row per partition instead.
+        ``partitions=True`` there is one row per partition instead. ``clients``
+        resolves the clients that assets name, as ``materialize(clients=...)`` does.
         """
         from assetry.engine import status
 
-        return status(assets, catalog=self, select=select, config=config, root=root, partitions=partitions)
+        return status(assets, catalog=self, select=select, config=config, root=root,
+                      partitions=partitions, clients=clients)
 
     def accept(
         self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,
-        root: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | None = None, clients: Mapping[str, Any] | None = None,
     ) -> pl.DataFrame:
         """Record the current fingerprints of existing, unmodified products as fresh."""
         from assetry.engine import accept
 
-        return accept(assets, catalog=self, select=select, config=config, root=root)
+        return accept(assets, catalog=self, select=select, config=config, root=root,
+                      clients=clients)
 
-    def rebuild(self, assets: Any = None, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None) -> pathlib.Path | None:
+    def rebuild(self, assets: Any = None, *, select: Any = None, config: dict[str, Any] | None = None, root: str | os.PathLike[str] | None = None,
+                clients: Mapping[str, Any] | None = None) -> pathlib.Path | None:
         """Move the catalog file aside (``<name>.corrupt-<timestamp>``) and start an empty one.
 
         Nothing is deleted. Without ``assets`` the next run re-fingerprints every
@@ -168,7 +202,7 @@ class Catalog:
                 os.replace(wal, aside.with_name(aside.name + ".wal"))
         connect(self.path).close()
         if assets is not None:
-            self.accept(assets, select=select, config=config, root=root)
+            self.accept(assets, select=select, config=config, root=root, clients=clients)
         return aside
 
     def _repr_html_(self) -> str:

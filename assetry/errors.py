@@ -10,7 +10,8 @@ Every error a user can meet is an :class:`AssetError`; the tree::
     ├── CatalogError        the catalog file is unreadable, locked or from a newer version
     ├── StorageError        a product cannot be written or read where it should be
     ├── ClientError         a database client cannot connect or run a statement
-    └── MaterializeError    a run finished with failures (``.result`` holds the result)
+    ├── MaterializeError    a run finished with failures (``.result`` holds the result)
+    └── RemoteError         an asset's exception that could not travel back from its worker
 
 This module owns the classes only; it raises nothing itself.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "CheckError",
     "ClientError",
     "MaterializeError",
+    "RemoteError",
     "SchemaError",
     "StorageError",
 ]
@@ -75,3 +77,28 @@ class MaterializeError(AssetError):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+
+class RemoteError(AssetError):
+    """An asset's exception raised in a worker process that cannot travel back as itself.
+
+    The original would not pickle (it holds a lock, a connection, a class the
+    driver cannot import), so the worker sends this stand-in: ``kind`` is the
+    original's ``module.QualName``, ``str()`` its message, ``traceback`` the
+    text of its traceback as the worker formatted it.
+
+    Examples:
+        >>> err = RemoteError("mypkg.BadThing", "no luck", "Traceback ...")
+        >>> str(err), err.kind
+        ('mypkg.BadThing: no luck', 'mypkg.BadThing')
+    """
+
+    def __init__(self, kind: str, message: str, traceback: str | None = None) -> None:
+        super().__init__(kind, message, traceback)
+        self.kind = kind
+        self.message = message
+        self.traceback = traceback
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}" if self.message else self.kind

@@ -1,10 +1,18 @@
 """Run reporters and status tables for the command line.
 
 It owns how a run looks while it happens and once it is done: a Rich progress
-bar and summary table on a terminal, plain greppable lines elsewhere. The
-engine calls a reporter's four methods; a reporter never changes a run and
-never touches the catalog. Rich is imported inside functions so that
+bar and summary table on a terminal, plain greppable lines elsewhere (the
+same lines go through the ``assetry`` logger: :mod:`assetry.engine.runlog`).
+The engine calls a reporter's four methods; a reporter never changes a run
+and never touches the catalog. Rich is imported inside functions so that
 ``import assetry`` stays fast.
+
+Output scales with assets, not partitions: the partitions of an asset are one
+line (``materialized daily[2013-01-01..2013-12-31] (365) (never
+materialized) 9.63s 327,346 rows``) once its last partition is done, unless
+``verbose`` asks for one line per step. Verbose reporters also print the
+traceback of each failure; otherwise a ``hint`` (the CLI's ``assetry logs
+...`` command) says where to find it.
 
 The engine calls exactly the four methods of :class:`Reporter`; any object
 that has them is a reporter (``materialize(..., reporter=...)``).
@@ -18,12 +26,29 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any, Protocol
 
+from assetry._lines import (
+    Groups,
+    compress_labels,
+    first_line,
+    format_duration,
+    format_rows,
+    group_label,
+    group_line,
+    group_reason,
+    group_status,
+    indented,
+    pointers,
+    step_label,
+    summary,
+)
+
 __all__ = [
     "PlainReporter",
     "Reporter",
     "RichReporter",
     "format_duration",
     "format_rows",
+    "group_line",
     "make_reporter",
     "status_table",
 ]
@@ -33,9 +58,9 @@ class Reporter(Protocol):
 
     The record and the result are the engine's ``StepRecord`` (``.asset``,
     ``.partition``, ``.status``, ``.reason``, ``.duration_s``, ``.rows``,
-    ``.error``) and ``MaterializeResult`` (``.materialized``, ``.skipped``,
-    ``.failed``, ``.blocked``, ``.success``); this module does not import the
-    engine, so they are typed loosely here.
+    ``.error``, ``.traceback``) and ``MaterializeResult`` (``.materialized``,
+    ``.skipped``, ``.failed``, ``.blocked``, ``.success``); this module does
+    not import the engine, so they are typed loosely here.
 
     Examples:
         >>> class Quiet:
@@ -55,7 +80,7 @@ class Reporter(Protocol):
         ...
 
     def asset_finished(self, record: Any) -> None:
-        """A step ended: materialized, skipped, failed or blocked."""
+        """A step ended: materialized, skipped, failed, blocked or interrupted."""
         ...
 
     def run_finished(self, result: Any) -> None:
@@ -73,60 +98,12 @@ _STATUS_STYLE = {
 _FULL_TABLE_ROWS = 30
 
 
-def format_duration(seconds: float, unit_sep: str = "") -> str:
-    """A duration for people: two decimals under ten seconds, then fewer.
-
-    Examples:
-        >>> format_duration(0.123), format_duration(75.4, unit_sep=" ")
-        ('0.12s', '1 min 15 s')
-    """
-    if seconds < 10:
-        return f"{seconds:.2f}{unit_sep}s"
-    if seconds < 60:
-        return f"{seconds:.1f}{unit_sep}s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}{unit_sep}min {rest}{unit_sep}s"
-
-
-def format_rows(rows: int) -> str:
-    """A row count with thousands separators.
-
-    Examples:
-        >>> format_rows(1234), format_rows(1)
-        ('1,234 rows', '1 row')
-    """
-    return f"{rows:,} row" + ("" if rows == 1 else "s")
-
-
-def _label(record: Any) -> str:
-    """``asset``, or ``asset[partition]`` for a record of one partition."""
-    partition = getattr(record, "partition", None)
-    return record.asset if partition is None else f"{record.asset}[{partition}]"
-
-
-def _figures(record: Any) -> list[str]:
-    parts = []
-    if record.duration_s is not None:
-        parts.append(format_duration(record.duration_s))
-    if record.rows is not None:
-        parts.append(format_rows(record.rows))
-    return parts
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text and text.strip() else ""
-
-
-def _summary(result: Any, elapsed: float) -> str:
-    counts = ", ".join(
-        f"{len(getattr(result, kind))} {kind}"
-        for kind in ("materialized", "skipped", "failed", "blocked")
-    )
-    return f"{counts} in {format_duration(elapsed)}"
-
-
 class PlainReporter:
-    """One line per finished asset and a closing count, without colour.
+    """One line per finished asset (its partitions counted in it) and a closing count, no colour.
+
+    With ``verbose``, one line per step (each partition) and the traceback of
+    each failure; otherwise ``hint`` (a format string with ``{asset}``) points
+    to where a failure's traceback is.
 
     Examples:
         >>> import io
@@ -134,8 +111,13 @@ class PlainReporter:
         >>> PlainReporter(out).run_started(["flights"])
     """
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False,
+                 hint: str | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self.hint = hint
+        self._groups = Groups(per_step=verbose)
+        self._records: list[Any] = []
         self._started = time.perf_counter()
         self._lock = threading.Lock()
 
@@ -143,45 +125,63 @@ class PlainReporter:
         with self._lock:
             print(f"assetry: {text}", file=self.stream, flush=True)
 
+    def _show(self, group: list[Any]) -> None:
+        self._say(group_line(group, self._groups.orders))
+        if self.verbose:
+            for record in group:
+                if record.status == "failed" and getattr(record, "traceback", None):
+                    with self._lock:
+                        print(indented(record.traceback), file=self.stream, flush=True)
+
     def run_started(self, names: list[str]) -> None:
-        """Start the clock for the run's closing line."""
+        """Start the clock for the run's closing line; learn the partitions of each asset."""
         self._started = time.perf_counter()
+        self._groups.start(names)
+        self._records = []
 
     def asset_started(self, name: str) -> None:
         """Say nothing: plain output records outcomes only."""
 
     def asset_finished(self, record: Any) -> None:
-        """Write ``<status> <asset> (<reason>) <duration> <rows>[: <error>]``."""
-        words = [record.status, _label(record)]
-        if record.reason:
-            words.append(f"({record.reason})")
-        line = " ".join(words + _figures(record))
-        if record.error:
-            line += f": {_first_line(record.error)}"
-        self._say(line)
+        """Write ``<status> <asset> (<reason>) <duration> <rows>[: <error>]`` once the asset is done."""
+        self._records.append(record)
+        for group in self._groups.add(record):
+            self._show(group)
 
     def run_finished(self, result: Any) -> None:
-        """Write the closing count, e.g. ``3 materialized, 2 skipped, 0 failed, 0 blocked in 1.23s``."""
-        self._say(_summary(result, time.perf_counter() - self._started))
+        """Write what is left, where tracebacks are, and the closing count."""
+        for group in self._groups.rest():
+            self._show(group)
+        if not self.verbose:
+            for line in pointers(self._records, self.hint):
+                self._say(line)
+        self._say(summary(result, time.perf_counter() - self._started))
 
 
 class RichReporter:
     """A live progress bar while the run goes, then a summary table.
 
-    The bar shows how many assets are done, the running ones, and the counts of
-    materialized, skipped and failed. The table lists every asset with its
-    status, reason, duration and rows; a run of more than 30 assets lists only
-    those that did not skip. Errors follow the table, one per failed asset.
+    The bar counts steps (each partition is one) done of all, shows the
+    running ones and the counts of materialized, skipped and failed. The table
+    lists every asset (its partitions in one row, unless ``verbose``) with its
+    status, reason, duration and rows; a run of more than 30 rows lists only
+    those that did not skip. The errors follow, one per failed asset, with its
+    traceback when ``verbose``, else a pointer (``hint``) to it.
 
     Examples:
         >>> import io
         >>> RichReporter(io.StringIO()).run_started(["flights"])
     """
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, verbose: bool = False,
+                 hint: str | None = None) -> None:
         from rich.console import Console
 
         self.console = Console(file=stream if stream is not None else sys.stderr, highlight=False)
+        self.verbose = verbose
+        self.hint = hint
+        self._groups = Groups(per_step=verbose)
+        self._rows: list[list[Any]] = []
         self._records: list[Any] = []
         self._running: list[str] = []
         self._progress: Any = None
@@ -190,7 +190,7 @@ class RichReporter:
         self._lock = threading.Lock()
 
     def run_started(self, names: list[str]) -> None:
-        """Show the progress bar for ``len(names)`` assets."""
+        """Show the progress bar for ``len(names)`` steps."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -201,6 +201,7 @@ class RichReporter:
         )
 
         self._started = time.perf_counter()
+        self._groups.start(names)
         if not self.console.is_terminal:  # a bar would only litter a log
             return
         self._progress = Progress(
@@ -225,7 +226,8 @@ class RichReporter:
         for record in self._records:
             count[record.status] = count.get(record.status, 0) + 1
         counts = " ".join(f"[{_STATUS_STYLE[s]}]{count[s]} {s}[/]" for s in _STATUS_STYLE)
-        running = ", ".join(self._running[:4]) + (" …" if len(self._running) > 4 else "")
+        names = compress_labels(self._running, self._groups.orders)
+        running = ", ".join(names[:4]) + (" …" if len(names) > 4 else "")
         self._progress.update(
             self._task,
             completed=len(self._records),
@@ -242,11 +244,12 @@ class RichReporter:
     def asset_finished(self, record: Any) -> None:
         """Count the record and move the bar."""
         with self._lock:
-            for name in (_label(record), record.asset):
+            for name in (step_label(record), record.asset):
                 if name in self._running:
                     self._running.remove(name)
                     break
             self._records.append(record)
+            self._rows.extend(self._groups.add(record))
             self._refresh()
 
     def run_finished(self, result: Any) -> None:
@@ -257,45 +260,65 @@ class RichReporter:
             if self._progress is not None:
                 self._progress.stop()
                 self._progress = None
-            if self._records:
+            self._rows.extend(self._groups.rest())
+            if self._rows:
                 self.console.print(self._table())
-            for record in self._records:
-                if record.error:
-                    line = Text(f"{_label(record)}: ", style="bold red")
-                    line.append(_first_line(record.error))
-                    self.console.print(line)
+            self._errors()
             style = "green" if getattr(result, "success", not result.failed) else "bold red"
             elapsed = time.perf_counter() - self._started
-            self.console.print(Text(f"assetry: {_summary(result, elapsed)}", style=style))
+            self.console.print(Text(f"assetry: {summary(result, elapsed)}", style=style))
+
+    def _errors(self) -> None:
+        from rich.text import Text
+
+        for group in self._rows:
+            failed = [r for r in group if r.error]
+            if not failed:
+                continue
+            name = group_label(failed, self._groups.orders)
+            line = Text(f"{name}: ", style="bold red")
+            line.append(first_line(failed[0].error))
+            self.console.print(line)
+            tb = getattr(failed[0], "traceback", None)
+            if self.verbose and tb and failed[0].status == "failed":
+                self.console.print(Text(indented(tb)))
+        if not self.verbose:
+            for pointer in pointers(self._records, self.hint):
+                self.console.print(Text(f"assetry: {pointer}", style="dim"))
 
     def _table(self) -> Any:
         from rich.table import Table
         from rich.text import Text
 
-        shown = self._records
+        shown = self._rows
         if len(shown) > _FULL_TABLE_ROWS:
-            shown = [r for r in shown if r.status != "skipped"]
+            shown = [g for g in shown if group_status(g) != "skipped"]
         table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("asset")
         table.add_column("status")
         table.add_column("reason")
         table.add_column("duration", justify="right")
         table.add_column("rows", justify="right")
-        for r in shown:
+        for group in shown:
+            status = group_status(group)
+            durations = [r.duration_s for r in group if r.duration_s is not None]
+            rows = [r.rows for r in group if r.rows is not None]
+            name = group_label(group, self._groups.orders)
             table.add_row(
-                Text(_label(r)),
-                Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
-                Text(r.reason or ""),
-                "" if r.duration_s is None else format_duration(r.duration_s),
-                "" if r.rows is None else f"{r.rows:,}",
+                Text(name),
+                Text(status, style=_STATUS_STYLE.get(status, "")),
+                Text(group_reason(group)),
+                format_duration(sum(durations)) if durations else "",
+                f"{sum(rows):,}" if rows else "",
             )
-        hidden = len(self._records) - len(shown)
+        hidden = sum(len(g) for g in self._rows) - sum(len(g) for g in shown)
         if hidden:
             table.caption = f"and {hidden} skipped (up to date)"
         return table
 
 
-def make_reporter(stream: IO[str] | None = None) -> RichReporter | PlainReporter:
+def make_reporter(stream: IO[str] | None = None, *, verbose: bool = False,
+                  hint: str | None = None) -> RichReporter | PlainReporter:
     """A Rich reporter when ``stream`` is a terminal, else a plain one.
 
     Examples:
@@ -305,7 +328,9 @@ def make_reporter(stream: IO[str] | None = None) -> RichReporter | PlainReporter
     """
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
-    return RichReporter(stream) if isatty is not None and isatty() else PlainReporter(stream)
+    if isatty is not None and isatty():
+        return RichReporter(stream, verbose=verbose, hint=hint)
+    return PlainReporter(stream, verbose=verbose, hint=hint)
 
 
 def _cell(column: str, value: Any) -> str:

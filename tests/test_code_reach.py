@@ -246,8 +246,6 @@ def test_changed_definitions_name_the_edited_helper(files):
     assert same.fingerprint == before.fingerprint and same.definitions == before.definitions
 
 
-@pytest.mark.xfail(reason="needs the engine/records change of issue 10: assets.code_definitions",
-                   strict=False)
 def test_the_reason_names_the_changed_helper_before_and_during_a_run(files):
     """``code changed: scale (pipe.py)`` in status before the run, and in the run's reason."""
     materialize(_write(files, "dict"), root=files.root)

@@ -31,6 +31,7 @@ print(json.dumps({"materialized": sorted(result.materialized), "skipped": sorted
 
 READER = """
 import json, sys, time
+import duckdb, polars  # imported before asking: the answer's time is the query's alone
 from assetry import Catalog
 
 open(sys.argv[2], "w").close()  # tell the running pipeline we are about to ask
@@ -136,8 +137,8 @@ def test_two_runs_of_the_same_assets_run_once(project):
     assert not list(root.glob("*.assetry-tmp-*"))
 
 
-def test_reader_during_a_run_waits_then_succeeds(project):
-    """Catalog.sql from another process during a run waits for it, answers, and breaks nothing."""
+def test_reader_during_a_run_answers_at_once(project):
+    """Catalog.sql from another process during a run answers within a second, breaking nothing."""
     root = project / "data"
     run = _start(project, "driver.py", project / "slow.py", root)
     _wait_for(project / "marker")
@@ -149,7 +150,9 @@ def test_reader_during_a_run_waits_then_succeeds(project):
         "SELECT status, epoch(finished_at) FROM runs"
     ).row(0)
     assert status == "success"
-    assert seen["asked"] < finished <= seen["answered"] + 0.05  # it asked during the run
+    # It asked and was answered during the run (the run releases the file between batches).
+    assert seen["asked"] < seen["answered"] < finished
+    assert seen["answered"] - seen["asked"] < 1.0
 
 
 def test_held_catalog_times_out_naming_the_holder(files, tmp_path, monkeypatch):

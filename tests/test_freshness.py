@@ -58,7 +58,7 @@ def test_code_edit_reruns_asset_and_changed_downstream(files):
     go(files, setup(files))
     result = go(files, setup(files, offset=1))
     assert result.materialized == ["scaled", "total"]
-    assert result.reasons["scaled"] == "code changed"
+    assert result.reasons["scaled"] == "code changed: OFFSET (pipe.py)"
     assert result.reasons["total"] == "upstream changed: scaled"
     assert result.reasons["numbers"] == "up to date"
 
@@ -67,7 +67,7 @@ def test_helper_edit_in_other_module_reruns(files):
     """Editing a helper function in the user's own module makes its callers stale."""
     go(files, setup(files))
     result = go(files, setup(files, factor=3))
-    assert result.reasons["scaled"] == "code changed"
+    assert result.reasons["scaled"] == "code changed: scale (helpers.py)"
     assert "total" in result.materialized
 
 
@@ -160,7 +160,7 @@ def test_accept_records_harmless_change(files):
     go(files, setup(files))
     mod = setup(files, comment="renamed_local = 1")
     cat = Catalog(files.catalog)
-    assert cat.status(mod).filter(pl.col("asset") == "scaled")["reason"].item() == "code changed"
+    assert cat.status(mod).filter(pl.col("asset") == "scaled")["reason"].item() == "code changed: scaled (pipe.py)"
     accepted = cat.accept(mod)
     assert accepted["accepted"].all()
     assert go(files, mod).materialized == []
@@ -210,4 +210,4 @@ def test_code_version_pins_the_fingerprint(files):
     go(files, files.module("cv.py", src.format(v="1", x=1)))
     assert go(files, files.module("cv.py", src.format(v="1", x=2))).materialized == []
     result = go(files, files.module("cv.py", src.format(v="2", x=2)))
-    assert result.reasons["pinned"] == "code changed"
+    assert result.reasons["pinned"] == "code changed: code_version"

@@ -69,7 +69,7 @@ def test_config_override_reruns_with_reason(files):
     mod = files.module("pipe.py", PIPELINE)
     run(files, mod)
     result = run(files, mod, config={"by_carrier": {"min_n": 2}})
-    assert result.reasons["by_carrier"] == "config changed"
+    assert result.reasons["by_carrier"] == "config changed: min_n 1 -> 2"
     assert result.reasons["report"] == "upstream changed: by_carrier"
     assert result.load("report") == {"carriers": 1}
     assert result.reasons["raw"] == "up to date"

@@ -108,7 +108,7 @@ def test_code_change_reruns_every_partition(files):
     run(files, pipeline(files))
     result = run(files, pipeline(files, factor=10))
     assert sorted(r for r in result.materialized if r.startswith("daily")) == DAILY
-    assert all(result.reasons[k] == "code changed" for k in DAILY)
+    assert all(result.reasons[k] == "code changed: daily (pipe.py)" for k in DAILY)
     assert result.reasons["doubled[2013-01-02]"] == "upstream changed: daily"
     assert result.materialized.count("total") == 1
 
@@ -304,7 +304,7 @@ def test_changed_upstream_data_reruns_the_summary_once(files):
         '"n": list(range(len(days)))', '"n": [5 if i == 1 else i for i in range(len(days))]'
     )
     result = run(files, files.module("pipe.py", source))
-    assert result.reasons["events"] == "code changed"
+    assert result.reasons["events"] == "code changed: events (pipe.py)"
     assert sorted(k for k in result.materialized if k.startswith("daily")) == DAILY
     assert [k for k in result.materialized if k.startswith("doubled")] == ["doubled[2013-01-02]"]
     assert result.reasons["doubled[2013-01-01]"] == "up to date"

@@ -172,7 +172,7 @@ def test_pipeline_runs_skips_and_reruns_on_sql_edit(
     )
     third = materialize(edited, root=files.root)
     assert by_name(third) == {
-        "stats": "code changed",
+        "stats": "code changed: stats (SQL)",
         "busy": "upstream changed: stats",
         "report": "upstream changed: busy, stats",
     }
@@ -273,7 +273,7 @@ def test_from_file_resolves_relative_path_and_normalizes(
         "SELECT carrier, min(dep_delay) AS worst FROM {flights} AS f GROUP BY carrier"
     )
     rerun = materialize(duckdb_warehouse.load(files, body), root=files.root)
-    assert by_name(rerun) == {"carrier_stats": "code changed"}
+    assert by_name(rerun) == {"carrier_stats": "code changed: carrier_stats (SQL)"}
 
 
 DUMP = """

@@ -139,7 +139,7 @@ def test_view_failing_on_a_late_row_keeps_the_previous_view(view: View) -> None:
 
     # Planning is not stuck: status, a second failing run and a forced one all plan normally.
     status = Catalog(view.files.catalog).status(bad)
-    assert status["reason"].to_list() == ["code changed"]
+    assert status["reason"].to_list() == ["code changed: v (SQL)"]
     assert materialize(bad, root=view.files.root, raise_on_error=False, force=True).failed == ["v"]
 
     fixed = materialize(view.module(FIXED), root=view.files.root)

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from assetry.assets.decorator import PARTITION_PARAM, Asset, AssetSpec
+from assetry.assets.source import is_source
 from assetry.errors import AssetGraphError
 
 __all__ = ["AssetGraph", "collect"]
@@ -162,6 +163,29 @@ class AssetGraph:
             if down:
                 chosen |= self.descendants(name)
         return [n for n in self.order if n in chosen]
+
+    def with_sources(self, names: Iterable[str]) -> list[str]:
+        """``names`` and every source one of them reads directly, in topological order.
+
+        A run observes the sources its selected assets read, whether or not the
+        selection names them.
+
+        Examples:
+            >>> from assetry import asset, source
+            >>> raw = source("raw", "/data/raw.csv")
+            >>> @asset
+            ... def clean(raw: list) -> list: return raw
+            >>> AssetGraph.build([raw, clean]).with_sources(["clean"])
+            ['raw', 'clean']
+        """
+        chosen = set(names)
+        for name in list(chosen):
+            chosen.update(u for u in self.upstream[name] if is_source(self.specs[u]))
+        return [n for n in self.order if n in chosen]
+
+    def sources(self) -> list[str]:
+        """The names of the graph's sources, in topological order."""
+        return [n for n in self.order if is_source(self.specs[n])]
 
     def ancestors(self, name: str) -> set[str]:
         """Every asset upstream of ``name`` (transitively)."""

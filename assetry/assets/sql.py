@@ -10,10 +10,15 @@ see the SQL through ``spec.extra``.
 
 This module owns building the spec, checking its names (``schema=`` and
 ``table=`` are refused here, before any statement, when the client would refuse
-to create them) and the job the worker runs. The SQL text (placeholders,
-rendering, normalizing) is :mod:`assetry.assets.sql_text`'s; how an upstream's
-data reaches the database is :mod:`assetry.io_managers.staging`'s; the
-statements are the client's.
+to create them) and the job the worker runs. A SQL asset may name its client
+(``client="warehouse"``): it is then declared unbound, and built for the real
+client when a run resolves the name (:mod:`assetry.assets.binding`). The SQL
+text (placeholders, rendering, normalizing) is :mod:`assetry.assets.sql_text`'s;
+how an upstream's data reaches the database is :mod:`assetry.io_managers.staging`'s;
+the statements are the client's.
+
+Longer than 400 lines: ``sql_asset``, ``sql_asset.from_file`` and ``sql_dump``
+share one build, its checks and the job; apart, each would need the others' privates.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from typing import Any
 import attrs
 
 from assetry.assets import sql_text
+from assetry.assets.binding import unbound_spec
 from assetry.assets.decorator import Asset, AssetSpec, check_name
 from assetry.assets.sql_text import call_template, normalize_sql, render_sql, template_fields
 from assetry.clients import Client
 from assetry.clients.dialects import bind
+from assetry.clients.named import as_ref
 from assetry.errors import AssetGraphError, ClientError
 from assetry.io_managers import resolve
 from assetry.io_managers.relations import KINDS, Dump, Location, QueryDump, Relation, RelationRef
@@ -184,16 +191,24 @@ def _runner(
     run.__doc__ = like.__doc__ if like else None
     if like is not None:
         run.__wrapped__ = sql_text.fingerprint_stand_in(like, job.client.dialect)  # type: ignore[attr-defined]
+        # Messages name the user's function, not this one (see assetry.engine.task.where_of).
+        run._assetry_origin = _origin(like)  # type: ignore[attr-defined]
     return run
+
+
+def _origin(fn: Callable[..., Any]) -> str:
+    """``module:function`` of the user's function; a file loaded by path is named by its file."""
+    module = fn.__module__ or "?"
+    if module.startswith("_assetry_"):  # a file target (assetry.cli.targets names it so)
+        module = os.path.basename(fn.__code__.co_filename)
+    return f"{module}:{fn.__qualname__}"
 
 
 _PASSED = ("deps", "description", "tags", "cache", "on_finish", "on_failure", "retries")
 _OPTIONS = frozenset(("name", "schema", "table", *_PASSED))
 
 
-def _checked(
-    name: Any, client: Any, options: Mapping[str, Any], what: str
-) -> tuple[str | None, str]:
+def _check_options(name: Any, options: Mapping[str, Any], what: str) -> None:
     check_name(name)
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
@@ -201,10 +216,18 @@ def _checked(
             f"{what} {name!r} got unknown option(s) {', '.join(map(repr, unknown))}; the options "
             f"are {', '.join(sorted(_OPTIONS))}"
         )
+
+
+def _checked(
+    name: Any, client: Any, options: Mapping[str, Any], what: str
+) -> tuple[str | None, str]:
+    _check_options(name, options, what)
     if not isinstance(client, Client):
+        # A string is not echoed: a URL may hold a password.
+        shown = "a string that is no client's name" if isinstance(client, str) else repr(client)
         raise AssetGraphError(
             f"{what} {name!r} needs client=DuckDBClient(...), SQLAlchemyClient(...) or "
-            f"DBAPIClient(...), not {client!r}"
+            f"DBAPIClient(...), or a client's name (client='warehouse'), not {shown}"
         )
     schema, table = options.get("schema"), options.get("table")
     try:
@@ -259,6 +282,43 @@ def _build(
     return SQLAsset(spec, template)
 
 
+def _declare(
+    template: Callable[..., str] | str,
+    params: list[inspect.Parameter],
+    kind: str,
+    client: Any,
+    like: Callable[..., Any] | None,
+    module: str,
+    options: dict[str, Any],
+    io: Any = None,
+    origin: str | None = None,
+) -> SQLAsset:
+    """Build the asset now, or, for a client's name, an unbound asset that a run binds."""
+    ref = None if isinstance(client, Client) else as_ref(client)
+
+    def build(real: Any) -> SQLAsset:
+        built = _build(template, params, kind, real, like, module, dict(options), io)
+        if origin is not None:  # messages name the file or line that declared it
+            built.spec.fn._assetry_origin = origin  # type: ignore[attr-defined]
+        return built
+
+    if ref is None:
+        return build(client)
+    name = options["name"]
+    _check_options(name, {k: v for k, v in options.items() if k != "name"},
+                   "sql_dump" if kind == "dump" else "sql asset")
+    if kind not in (*KINDS, "dump"):
+        raise AssetGraphError(f"sql asset {name!r} has kind={kind!r}; use 'table' or 'view'")
+    text = (
+        template if isinstance(template, str) else call_template(template, _defaults(params), name)
+    )
+    template_fields(text, name)  # a malformed placeholder fails now, not at run time
+    passed = {k: options[k] for k in _PASSED if k in options}
+    spec = unbound_spec(ref, lambda real: build(real).spec, params, like or module, kind, io,
+                        {"name": name, **passed})
+    return SQLAsset(spec, template)
+
+
 def _defaults(params: list[inspect.Parameter]) -> dict[str, Any]:
     """Arguments that make the function return its template: placeholders, config defaults."""
     return {p.name: "{" + p.name + "}" if p.default is p.empty else p.default for p in params}
@@ -285,7 +345,7 @@ class _SQLAssetFactory:
         fn: Callable[..., str] | None = None,
         /,
         *,
-        client: Client | None = None,
+        client: Client | str | None = None,
         kind: str = "table",
         **options: Any,
     ) -> Any:
@@ -297,7 +357,9 @@ class _SQLAssetFactory:
 
         Args:
             fn: The function (when used bare, which needs ``client`` anyway).
-            client: The database client that runs the SQL.
+            client: The database client that runs the SQL, or its name
+                (``"warehouse"``), resolved when a run starts from the spec's
+                ``clients:`` or ``materialize(clients=...)``.
             kind: ``"table"`` or ``"view"``.
             **options: ``name``, ``schema``, ``table`` (default: the name), ``deps``,
                 ``description``, ``tags``, ``cache``, ``on_finish``, ``on_failure``, ``retries``.
@@ -316,7 +378,7 @@ class _SQLAssetFactory:
                 raise AssetGraphError(f"@sql_asset decorates functions that return SQL, not {f!r}")
             params = list(inspect.signature(f).parameters.values())
             named = {**options, "name": options.get("name") or f.__name__}
-            return _build(f, params, kind, client, f, f.__module__, named)
+            return _declare(f, params, kind, client, f, f.__module__, named)
 
         return wrap if fn is None else wrap(fn)
 
@@ -324,7 +386,7 @@ class _SQLAssetFactory:
         self,
         path: str | os.PathLike[str],
         *,
-        client: Client | None = None,
+        client: Client | str | None = None,
         kind: str = "table",
         **options: Any,
     ) -> SQLAsset:
@@ -355,7 +417,8 @@ class _SQLAssetFactory:
                 "digits and underscores)"
             )
         named = {**options, "name": name}
-        return _build(text, _fields_as_params(text, name), kind, client, None, module, named)
+        return _declare(text, _fields_as_params(text, name), kind, client, None, module, named,
+                        origin=str(file))
 
     def __repr__(self) -> str:
         return "<sql_asset decorator>"
@@ -367,7 +430,7 @@ sql_asset = _SQLAssetFactory()
 def sql_dump(
     name: str,
     query: str,
-    client: Client,
+    client: Client | str,
     io: Any = None,
     deps: Iterable[Any] | None = None,
     *,
@@ -395,6 +458,7 @@ def sql_dump(
     file_io = resolve(io, name)
     dump = QueryDump(file_io, batch_size) if file_io else QueryDump(batch_size=batch_size)
     named = {**options, "name": name, "deps": deps}
-    return _build(
-        query, _fields_as_params(query, name), "dump", client, None, _caller(1)[1], named, io=dump
-    )
+    call = sys._getframe(1)  # messages name the line that declared it
+    origin = f"{os.path.basename(call.f_code.co_filename)}:{call.f_lineno}"
+    return _declare(query, _fields_as_params(query, name), "dump", client, None, _caller(1)[1],
+                    named, io=dump, origin=origin)

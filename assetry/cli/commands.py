@@ -1,36 +1,50 @@
-"""The ``assetry`` command: materialize, status, accept, list, sql, plot and demo.
+"""The ``assetry`` command: materialize, status, accept, list, sql, logs, plot, ui and demo.
 
 It owns parsing the command line, laying its options over the defaults of an
 ``assetry.yaml`` spec (the command line wins), printing, and the exit codes:
 0 for success, 1 when an asset failed or was blocked, 2 for bad usage or a
-target that cannot be loaded. Every error assetry raises on purpose before a
+target that cannot be loaded, 130 after Ctrl-C (SIGINT) and 143 after SIGTERM
+stopped a run. Every error assetry raises on purpose before a
 run (:class:`~assetry.errors.AssetError`) is printed as ``assetry: error: ...``
 without a traceback. The work itself belongs to the library: targets, the
 runner, the catalog, the reporters and the plot. Nothing here is imported by
 ``import assetry``, so click, rich and yaml cost nothing to library users.
+
+Longer than 400 lines: one function per command, each with its options and
+examples for ``--help``, and the few printers they share; the work is elsewhere.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import textwrap
+import threading
 from collections.abc import Sequence
 from typing import IO, Any
 
 import click
 
 from assetry._surface import command_line
-from assetry.assets import AssetGraph
+from assetry.assets import AssetGraph, is_source
 from assetry.catalog import Catalog
-from assetry.cli.project import DEFAULT_ROOT, Project, load_project, parse_partitions
+from assetry.cli.project import (
+    DEFAULT_ROOT,
+    Project,
+    load_project,
+    parse_partitions,
+    project_catalog,
+)
 from assetry.engine import materialize as run
 from assetry.engine.executors import EXECUTORS
+from assetry.engine.status import dry_run, plan_counts, plan_text, plan_word
 from assetry.errors import AssetError, MaterializeError
 from assetry.io_managers import default_for_annotation
 from assetry.notebook import graph_nodes
 from assetry.plot import write_plot
 from assetry.records import DEFAULT_CATALOG
-from assetry.reporting import make_reporter, status_table
+from assetry.reporting import make_reporter
 
 __all__ = ["cli", "main"]
 
@@ -144,8 +158,9 @@ def _where(command: Any) -> Any:
                      help="Override a config parameter; VALUE is read as YAML. Repeatable."),
         click.option("--catalog", metavar="FILE",
                      help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}]."),
-        click.option("--root", metavar="DIR", help=f"Directory for file products [default: {DEFAULT_ROOT}]."),
-        click.argument("target", metavar="TARGET"),
+        click.option("--root", metavar="DIR",
+                     help=f"Directory for file products [default: {DEFAULT_ROOT}, in the project]."),
+        click.argument("target", metavar="[TARGET]", required=False),
     ):
         command = option(command)
     return command
@@ -159,9 +174,13 @@ def cli() -> None:
     TARGET is a dotted module path (pkg.pipeline), a .py file, a directory of
     them, or an assetry.yaml spec (or a directory holding one). A spec supplies
     defaults for root, catalog, config, executor and max_workers; options given
-    here win.
+    here win. Without TARGET, the assetry.yaml found from here upward. Paths of
+    the project (root, catalog) resolve from the spec's directory, or a file or
+    folder TARGET's, so every command gives the same answer from any directory;
+    paths given as options resolve from the current directory.
 
-    Exit codes: 0 success, 1 an asset failed, 2 bad usage or a bad target.
+    Exit codes: 0 success, 1 an asset failed, 2 bad usage or a bad target,
+    130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM.
     """
 
 
@@ -175,35 +194,115 @@ def cli() -> None:
               help="Partition keys, comma-separated, or FIRST..LAST.")
 @click.option("--rebuild-catalog", is_flag=True,
               help="Rebuild the catalog from the products first.")
+@click.option("--dry-run", "plan_only", is_flag=True,
+              help="Print the plan (will run, may run, fresh) and exit; nothing runs or is written.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="One line per partition, and the traceback of each failure.")
+@click.option("--pdb", "post_mortem", is_flag=True,
+              help="Open the debugger where the first failing asset raised (sync executor).")
 def materialize(
     select: tuple[str, ...], force: bool, partitions: str | None, rebuild_catalog: bool,
-    **where: Any,
+    verbose: bool, post_mortem: bool, plan_only: bool = False, **where: Any,
 ) -> None:
     """Run the stale assets of TARGET and record them in the catalog.
+
+    Ctrl-C (or SIGTERM) stops scheduling and gives running assets a grace
+    period (ASSETRY_GRACE_S, 10 s) to finish; a second Ctrl-C stops at once.
 
     \b
     Examples:
       assetry materialize pipeline.py
       assetry materialize flights/ --select +delays --config delays.min_flights=10
       assetry materialize assetry.yaml --executor processes --workers 4 --force
+      assetry materialize pipeline.py -v --pdb
+      assetry materialize assetry.yaml --select +delays --dry-run
     """
+    if post_mortem and where.get("executor") not in (None, "sync"):
+        raise click.UsageError(
+            f"--pdb debugs in this process, so it needs the sync executor, not "
+            f"--executor {where['executor']}"
+        )
+    if plan_only and rebuild_catalog:
+        raise click.UsageError("--dry-run writes nothing, so it cannot --rebuild-catalog")
     project = load_project(**where)
+    if plan_only:
+        frame = dry_run(
+            project.assets, catalog=project.catalog_object(), select=list(select) or None,
+            force=force, config=project.config or None, root=project.root,
+            partitions=parse_partitions(partitions),
+        )
+        plan_table(frame, sys.stdout)
+        return
     if rebuild_catalog:
         _rebuild(project)
-    result = run(
-        list(project.modules), select=list(select) or None, force=force,
-        root=project.root or DEFAULT_ROOT, catalog=project.catalog,
-        executor=project.executor or "threads", max_workers=project.max_workers,
-        config=project.config or None, partitions=parse_partitions(partitions),
-        raise_on_error=False, reporter=make_reporter(sys.stderr),
-    )
+    hint = _logs_hint(where)
+    try:
+        result = run(
+            project.assets, select=list(select) or None, force=force,
+            root=project.run_root, catalog=project.catalog,
+            executor="sync" if post_mortem else project.executor or "threads",
+            max_workers=project.max_workers,
+            config=project.config or None, partitions=parse_partitions(partitions),
+            raise_on_error=False, reporter=make_reporter(sys.stderr, verbose=verbose, hint=hint),
+        )
+    except KeyboardInterrupt as exc:  # recorded: the run is 'interrupted' in the catalog
+        signum = getattr(exc, "signum", None) or signal.SIGINT
+        _echo_error(
+            f"interrupted by {signal.Signals(signum).name}; finished assets are recorded, "
+            "the others run next time"
+        )
+        _exit_now(128 + signum)
+    if post_mortem and result.exception is not None:
+        _debug(result)
     raise click.exceptions.Exit(0 if result.success else 1)
+
+
+def _logs_hint(where: dict[str, Any]) -> str:
+    """``assetry logs TARGET {asset} [--root DIR] [--catalog FILE]``, for the failed ones."""
+    target = [_quoted(where["target"])] if where.get("target") else []
+    words = ["assetry", "logs", *target, "{asset}"]
+    for option in ("root", "catalog"):
+        if where.get(option):
+            words += [f"--{option}", _quoted(str(where[option]))]
+    return " ".join(words)
+
+
+def _quoted(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word).replace("{", "{{").replace("}", "}}")
+
+
+def _debug(result: Any) -> None:
+    """Post-mortem debugging of the first failure, in the asset's own frame."""
+    import pdb  # noqa: T100 - --pdb asks for the debugger
+
+    exc = result.exception
+    if exc.__traceback__ is None:
+        return
+    name = result.failed[0] if result.failed else "the asset"
+    click.echo(f"assetry: post-mortem of {name}: {type(exc).__name__}: {exc}", err=True)
+    pdb.post_mortem(exc.__traceback__)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with ``code``; at once if an interrupted asset's thread still runs.
+
+    Python waits for pool threads at exit, so a thread stuck in an asset would
+    keep the stopped command alive; the run is recorded, so nothing is lost.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    main = threading.main_thread()
+    if any(t.is_alive() and not t.daemon and t is not main for t in threading.enumerate()):
+        os._exit(code)
+    raise click.exceptions.Exit(code)
 
 
 def _rebuild(project: Project) -> None:
     project.catalog.parent.mkdir(parents=True, exist_ok=True)
     aside = project.catalog_object().rebuild(
-        list(project.modules), root=project.root or DEFAULT_ROOT, config=project.config or None,
+        project.assets, root=project.run_root, config=project.config or None,
     )
     moved = f"; the old one is at {aside}" if aside else ""
     click.echo(f"assetry: rebuilt catalog {project.catalog}{moved}", err=True)
@@ -213,7 +312,11 @@ def _rebuild(project: Project) -> None:
 @_where
 @_select
 def status(select: tuple[str, ...], **where: Any) -> None:
-    """Show whether each asset is fresh, and why not, without running anything.
+    """Show what a run would do with each asset, and why, without running anything.
+
+    An asset "will run" when its own inputs changed, "may run" when only an
+    upstream reruns first (it reruns if that upstream's data changes), or is
+    fresh.
 
     \b
     Examples:
@@ -222,10 +325,31 @@ def status(select: tuple[str, ...], **where: Any) -> None:
     """
     project = load_project(**where)
     frame = project.catalog_object().status(
-        list(project.modules), select=list(select) or None,
+        project.assets, select=list(select) or None,
         config=project.config or None, root=project.root,
     )
-    status_table(frame, sys.stdout)
+    plan_table(frame, sys.stdout)
+
+
+def plan_table(frame: Any, stream: IO[str]) -> None:
+    """Print a status frame as an honest plan: ``asset``, ``plan``, then the counts.
+
+    Examples:
+        >>> import io, polars as pl
+        >>> out = io.StringIO()
+        >>> plan_table(pl.DataFrame({"asset": ["a", "b"], "fresh": [False, False],
+        ...     "reason": ["code changed", "upstream stale: a"]}), out)
+        >>> out.getvalue().splitlines()
+        ['asset  plan', 'a      will run (code changed)', 'b      may run (upstream will rerun: a)', '1 will run, 1 may run, 0 fresh']
+    """
+    import polars as pl
+
+    rows = list(frame.select("asset", "fresh", "reason").iter_rows())
+    shown = pl.DataFrame({"asset": [r[0] for r in rows],
+                          "plan": [plan_text(r[1], r[2]) for r in rows]},
+                         schema={"asset": pl.String, "plan": pl.String})
+    print_frame(shown, stream)
+    print(plan_counts([plan_word(r[1], r[2]) for r in rows]), file=stream)
 
 
 @cli.command(context_settings=_CONTEXT)
@@ -242,7 +366,7 @@ def accept(select: tuple[str, ...], **where: Any) -> None:
     """
     project = load_project(**where)
     frame = project.catalog_object().accept(
-        list(project.modules), select=list(select) or None,
+        project.assets, select=list(select) or None,
         config=project.config or None, root=project.root,
     )
     print_frame(frame)
@@ -251,9 +375,9 @@ def accept(select: tuple[str, ...], **where: Any) -> None:
 
 
 @cli.command(name="list", context_settings=_CONTEXT)
-@click.argument("target", metavar="TARGET")
-def list_assets(target: str) -> None:
-    """List the assets of TARGET: name, upstream, IO manager and description.
+@click.argument("target", metavar="[TARGET]", required=False)
+def list_assets(target: str | None) -> None:
+    """List the assets of TARGET: name, upstream, IO manager (or a source's data) and description.
 
     \b
     Examples:
@@ -263,7 +387,7 @@ def list_assets(target: str) -> None:
     import polars as pl
 
 
-    graph = AssetGraph.build(list(load_project(target).modules))
+    graph = AssetGraph.build(load_project(target).assets)
     rows = []
     for name in graph.order:
         spec = graph.specs[name]
@@ -271,7 +395,8 @@ def list_assets(target: str) -> None:
         rows.append({
             "asset": name,
             "upstream": ", ".join(graph.upstream[name]),
-            "io": io.describe() if io is not None else "by value",
+            "io": _source_text(spec.io) if is_source(spec) else (
+                io.describe() if io is not None else "by value"),
             "description": _first_line(spec.description or spec.fn.__doc__ or ""),
         })
     columns = ("asset", "upstream", "io", "description")
@@ -282,23 +407,34 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def _source_text(io: Any) -> str:
+    """``source raw/flights.csv``: where a source's data is, as declared."""
+    where = getattr(io, "where", None)
+    return f"source {where(None) if where is not None else io.describe()}"
+
+
 @cli.command(context_settings=_CONTEXT)
 @click.argument("query")
-@click.option("--catalog", default=f"{DEFAULT_ROOT}/{DEFAULT_CATALOG}", show_default=True, metavar="FILE",
-              help="The DuckDB catalog to query.")
+@click.argument("target", metavar="[TARGET]", required=False)
+@click.option("--catalog", metavar="FILE",
+              help=f"The DuckDB catalog to query [default: the project's, else {DEFAULT_ROOT}/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help="Where the TARGET's products go (to find its catalog).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="How to print the result.")
-def sql(query: str, catalog: str, fmt: str) -> None:
-    """Run a read-only SQL query on the catalog and print the result.
+def sql(query: str, target: str | None, catalog: str | None, root: str | None, fmt: str) -> None:
+    """Run a read-only SQL query on the catalog of TARGET's project and print the result.
 
-    Tables: runs, materializations, assets, dependencies, checks.
+    Tables: runs, materializations, assets, dependencies, checks. Without
+    TARGET, the catalog of the assetry.yaml found from here upward, else
+    data/catalog.duckdb here. TARGET's code is not imported.
 
     \b
     Examples:
       assetry sql "SELECT asset, status, reason, duration_s FROM materializations"
+      assetry sql "SELECT asset, rows FROM assets" weather/pipeline.py
       assetry sql "SELECT * FROM assets" --catalog build/catalog.duckdb --format csv
     """
-    frame = Catalog(catalog).sql(query)
+    frame = Catalog(project_catalog(target, root=root, catalog=catalog)).sql(query)
     if fmt == "csv":
         click.echo(frame.write_csv(), nl=False)
     elif fmt == "json":
@@ -306,6 +442,58 @@ def sql(query: str, catalog: str, fmt: str) -> None:
     else:
         print_frame(frame)
         click.echo(f"({frame.height} row{'' if frame.height == 1 else 's'})")
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("names", nargs=-1, metavar="[TARGET] ASSET")
+@click.option("--run", "run_id", metavar="ID", help="That run's materialization (an id prefix).")
+@click.option("--catalog", metavar="FILE",
+              help=f"The DuckDB catalog [default: the TARGET's, else {DEFAULT_ROOT}/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help="Where the TARGET's products go (to find its catalog).")
+def logs(names: tuple[str, ...], run_id: str | None, catalog: str | None, root: str | None) -> None:
+    """Show what an asset printed and logged, and its error and traceback, from the catalog.
+
+    ASSET is a name, or NAME[KEY] for one partition. Without --run, the newest
+    materialization that left output, an error or a traceback is shown. Give
+    TARGET (as to materialize) or --catalog to say which catalog.
+
+    \b
+    Examples:
+      assetry logs pipeline.py delays
+      assetry logs daily_flights[2013-01-05] --catalog data/catalog.duckdb
+      assetry logs pipeline.py delays --run 3f2a
+    """
+    if len(names) not in (1, 2):
+        raise click.UsageError("give ASSET, or TARGET ASSET")
+    if len(names) == 2:
+        path = project_catalog(names[0], root=root, catalog=catalog)
+    else:
+        path = project_catalog(None, root=root, catalog=catalog)
+    name, _, key = names[-1].partition("[")
+    frame = Catalog(path).logs(name, run=run_id, partition=key.rstrip("]") or None)
+    if frame.height == 0:
+        known = Catalog(path).sql(
+            "SELECT count(*) AS n FROM materializations WHERE asset = ?", [name]).item()
+        if not known:
+            _fail(f"asset {name!r} has no materializations in catalog {str(path)!r}")
+        which = f" in run {run_id!r}" if run_id else ""
+        click.echo(f"assetry: {names[-1]} printed and logged nothing{which}, and did not fail")
+        return
+    _print_logs(frame.row(0, named=True))
+
+
+def _print_logs(row: dict[str, Any]) -> None:
+    label = row["asset"] + (f"[{row['partition']}]" if row["partition"] else "")
+    took = f" in {row['duration_s']:.2f}s" if row["duration_s"] is not None else ""
+    click.echo(f"{label}: {row['status']} ({row['reason']}){took}, "
+               f"run {row['run_id']} at {row['started_at']:%Y-%m-%d %H:%M:%S} UTC")
+    for title, text in (("error", row["error"]), ("traceback", row["traceback"]),
+                        ("output", row["logs"])):
+        if text:
+            click.echo(f"{title}:")
+            click.echo(textwrap.indent(text.rstrip("\n"), "  "))
+    if not row["logs"]:
+        click.echo("output: none")
 
 
 @cli.command(context_settings=_CONTEXT)
@@ -325,11 +513,47 @@ def plot(output: str, **where: Any) -> None:
 
     project = load_project(**where)
     nodes, edges = graph_nodes(
-        list(project.modules), project.catalog_object(),
+        project.assets, project.catalog_object(),
         config=project.config or None, root=project.root,
     )
     written = write_plot(output, nodes, edges)
     click.echo(f"assetry: wrote {written} ({len(nodes)} assets, {len(edges)} edges)", err=True)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_where
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on; the default is this machine only.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to serve on (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+def ui(target: str | None, root: str | None, catalog: str | None, config: tuple[str, ...],
+       host: str, port: int, open_browser: bool) -> None:
+    """Serve a local web page over the catalog: the graph, each asset, the runs; live.
+
+    Without TARGET the page is read-only and shows what the catalog recorded.
+    With TARGET it shows what is stale now, and why (as 'assetry status'), and
+    can start 'assetry materialize TARGET' (every stale asset, or one) with a
+    token the page was served with. Needs the extra: pip install 'assetry[ui]'.
+
+    \b
+    Examples:
+      assetry ui --catalog assetry-demo/catalog.duckdb
+      assetry ui pipeline.py --open
+      assetry ui assetry.yaml --port 0
+    """
+    from assetry.ui import Source, require_extra, serve
+
+    require_extra()  # before loading the TARGET: the missing extra is the first thing to say
+    if target is None:
+        source = Source(catalog=project_catalog(None, root=root, catalog=catalog))
+    else:
+        project = load_project(target, root=root, catalog=catalog, config=config)
+        options = [*(["--root", os.path.abspath(root)] if root else []),
+                   *[arg for entry in config for arg in ("-c", entry)]]
+        source = Source(catalog=project.catalog, assets=project.assets, target=target,
+                        root=project.root, config=project.config, run_options=tuple(options))
+    serve(source, host=host, port=port, open_browser=open_browser)
 
 
 @cli.command(context_settings=_CONTEXT)

@@ -3,7 +3,8 @@
 It owns reading the file, expanding ``${ENV_VAR}`` references, and checking
 every key and type, reporting all problems at once with the key's path. It
 resolves relative paths from the spec's directory. It imports no asset module
-and opens no database; :meth:`Spec.build_clients` builds the clients on demand.
+and opens no database; :meth:`Spec.build_clients` builds the clients on demand,
+and :meth:`Spec.named_clients` builds each one only when an asset names it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import difflib
 import os
 import pathlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from assetry.clients.named import NAME
 from assetry.engine.executors import EXECUTORS
 from assetry.errors import AssetError
 
@@ -91,6 +93,19 @@ class Spec:
         """
         return {name: client.build() for name, client in self.clients.items()}
 
+    def named_clients(self) -> Mapping[str, Any]:
+        """The clients of ``clients:`` by name, each built the first time it is looked up.
+
+        What the command line hands to a run for ``client="name"``: a spec may
+        list clients whose drivers a given command never needs.
+
+        Examples:
+            >>> Spec(pathlib.Path("/p/assetry.yaml"), clients={
+            ...     "local": ClientSpec("local", "duckdb", ":memory:")}).named_clients()["local"].identity()
+            'duckdb::memory:'
+        """
+        return _LazyClients(self.clients)
+
     def run_options(self) -> dict[str, Any]:
         """The keyword arguments of ``materialize`` that the spec sets.
 
@@ -106,6 +121,25 @@ class Spec:
             "config": {k: dict(v) for k, v in self.config.items()} or None,
         }
         return {k: v for k, v in options.items() if v is not None}
+
+
+class _LazyClients(Mapping[str, Any]):
+    """Clients by name, built on first lookup and kept."""
+
+    def __init__(self, specs: Mapping[str, ClientSpec]) -> None:
+        self._specs = specs
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = self._specs[name].build()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
 
 
 def expand_env(text: str, env: Mapping[str, str], where: str = "value") -> str:
@@ -253,6 +287,11 @@ class _Checker:
         built = {}
         for name, entry in self.mapping("clients", value).items():
             path = f"clients.{name}"
+            if not NAME.fullmatch(name):
+                self.problems.append(
+                    f"{path}: {name!r} is not a client name; use letters, digits, _ and -, "
+                    "starting with a letter or _"
+                )
             if not isinstance(entry, dict):
                 self.problems.append(
                     f"{path}: expected a mapping with 'url' or 'duckdb', {_got(entry)}"

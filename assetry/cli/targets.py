@@ -17,6 +17,13 @@ The rule, in order:
    a submodule of that package, so its relative imports work.
 5. Anything else is a dotted module path (``pkg.pipeline``), imported with the
    current directory on ``sys.path``; a package brings its direct submodules.
+6. No target at all is the spec found from the current directory upward.
+
+Every target belongs to a project (:func:`assetry.cli.anchor.locate`): the
+spec's directory, else a file or folder target's directory, else the current
+directory. The target is imported from the project directory, so relative
+paths its code resolves at import (``DuckDBClient("wh.duckdb")``) mean the
+same from wherever the command runs.
 
 Files are imported under a stable name derived from their absolute path
 (``_assetry_pipeline_1a2b3c4d5e``), registered in ``sys.modules`` and for
@@ -27,6 +34,8 @@ it works. Every call imports the files afresh.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import importlib
@@ -39,19 +48,20 @@ import sys
 import sysconfig
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 
-from assetry.cli.spec import Spec, load_spec
+from assetry.cli.anchor import locate
+from assetry.cli.spec import Spec
 from assetry.errors import AssetError
 
 __all__ = ["Target", "load_target"]
 
-_SPEC_NAMES = ("assetry.yaml", "assetry.yml")
-_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _PREFIX = "_assetry_"
+#: The directory messages show paths from: the one the command runs in.
+_SHOWN_FROM: contextvars.ContextVar[str | None] = contextvars.ContextVar("shown_from", default=None)
 
 
 @attrs.frozen
@@ -64,18 +74,25 @@ class Target:
     """
 
     modules: tuple[types.ModuleType, ...]
+    #: The project's spec: the target itself, or the one found above it.
     spec: Spec | None = None
+    #: The project directory (None: the current directory).
+    directory: pathlib.Path | None = None
+    #: Whether the spec was found above a file, folder or module target (not given).
+    found_spec: bool = False
 
 
-def load_target(target: str | os.PathLike[str]) -> Target:
+def load_target(target: str | os.PathLike[str] | None = None) -> Target:
     """Import what ``target`` names (see the module docstring for the rule).
 
     Args:
         target: A dotted module path, a ``.py`` file, a directory, or an
-            ``assetry.yaml`` spec (or a directory holding one).
+            ``assetry.yaml`` spec (or a directory holding one); None for the
+            spec found from the current directory upward.
 
     Returns:
-        The imported modules, without duplicates, and the spec if one was used.
+        The imported modules, without duplicates, the project's spec if any
+        (given, or found above the target) and the project directory.
 
     Raises:
         AssetError: The target does not exist, or the user's code fails to
@@ -85,23 +102,35 @@ def load_target(target: str | os.PathLike[str]) -> Target:
         >>> load_target("json").modules[0].__name__
         'json'
     """
-    text = os.fspath(target)
-    path = pathlib.Path(text).expanduser()
+    anchor = locate(target)
+    cwd = pathlib.Path.cwd()
     loader = _Loader()
-    if path.suffix in (".yaml", ".yml"):
-        return loader.spec(load_spec(path))
-    if path.is_dir():
-        for name in _SPEC_NAMES:
-            if (path / name).is_file():
-                return loader.spec(load_spec(path / name))
-    if path.is_dir() or path.suffix == ".py":
-        return Target(_unique(loader.path(path)))
-    if _DOTTED.fullmatch(text):
-        return Target(_unique(loader.dotted(text, pathlib.Path.cwd())))
-    raise AssetError(
-        f"target {text!r} does not exist; give a dotted module path, a .py file, "
-        "a directory of them, or an assetry.yaml spec"
-    )
+    token = _SHOWN_FROM.set(str(cwd))
+    try:
+        with _working_directory(anchor.directory):
+            if anchor.kind == "spec":
+                modules = loader.spec(anchor.spec)  # type: ignore[arg-type]
+            elif anchor.kind == "path":
+                modules = loader.path(anchor.path)  # type: ignore[arg-type]
+            else:
+                modules = loader.dotted(anchor.text, cwd)
+    finally:
+        _SHOWN_FROM.reset(token)
+    return Target(_unique(modules), anchor.spec, anchor.directory, anchor.found_spec)
+
+
+@contextlib.contextmanager
+def _working_directory(folder: pathlib.Path) -> Iterator[None]:
+    """Import from the project directory: what the code resolves at import is the project's."""
+    before = os.getcwd()
+    if not folder.is_dir() or os.path.samefile(folder, before):
+        yield
+        return
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _unique(modules: list[types.ModuleType]) -> tuple[types.ModuleType, ...]:
@@ -132,14 +161,14 @@ class _Loader:
         self.executed: set[str] = set()  # stable names executed by this load
         self.prepared: set[pathlib.Path] = set()  # folders put on sys.path by this load
 
-    def spec(self, spec: Spec) -> Target:
+    def spec(self, spec: Spec) -> list[types.ModuleType]:
         modules: list[types.ModuleType] = []
         for entry in spec.assets:
             if os.path.isabs(entry):
                 modules += self.path(pathlib.Path(entry))
             else:
                 modules += self.dotted(entry, spec.directory)
-        return Target(_unique(modules), spec)
+        return modules
 
     def path(self, path: pathlib.Path) -> list[types.ModuleType]:
         path = path.resolve()
@@ -256,7 +285,7 @@ def _shown(path: str | os.PathLike[str] | None) -> str:
     text = os.fspath(path or "")
     if not os.path.isabs(text):
         return text
-    relative = os.path.relpath(text)
+    relative = os.path.relpath(text, _SHOWN_FROM.get() or os.getcwd())
     return text if relative.startswith(os.pardir) else relative
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from assetry._surface import install_hint
 from assetry.clients import _secrets, _timeouts
 from assetry.clients import dialects as _dialects
 from assetry.clients.base import Client
@@ -262,7 +263,7 @@ class SQLAlchemyClient(Client):
                 extra = _dialects.EXTRAS.get(self.dialect, self.dialect)
                 raise ClientError(
                     f"the driver for {self.dialect} ({exc.name!r}) is not installed; "
-                    f"install it with: pip install 'assetry[{extra}]'"
+                    f"install it with: {install_hint(extra)}"
                 ) from exc
         return self._engine
 

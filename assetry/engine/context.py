@@ -6,12 +6,21 @@ product looks like now, and the fingerprint it would have now (an
 :class:`~assetry.engine.planner.Intent`): it is where the planner's
 :class:`~assetry.engine.planner.Facts` come from, and the only part of planning
 that reads products. It caches per run; it writes nothing.
+
+It also observes sources (:meth:`RunContext.plan_source`): the same
+observation as a product's, planned by :func:`~assetry.engine.planner.plan_source`;
+and it explains an intent (:class:`Explanation`): the digest of each code
+definition and each config value, from which the planner names what changed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import functools
+import json
 import pathlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,14 +28,19 @@ import attrs
 
 from assetry import fingerprints
 from assetry.assets.graph import AssetGraph
-from assetry.engine.planner import Intent, Record
-from assetry.errors import AssetGraphError, StorageError
+from assetry.engine.config import ConfigTypeError, convert, describe
+from assetry.engine.planner import Intent, Record, StepPlan, plan_source
+from assetry.errors import AssetError, AssetGraphError, StorageError
 from assetry.fingerprints import partition_fingerprint
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import Observation
 from assetry.io_managers.catalog_form import CatalogForm
+from assetry.io_managers.sources import SourceIO
 
-__all__ = ["RunContext", "resolve_config"]
+__all__ = ["SOURCE_CODE", "Explanation", "RunContext", "resolve_config", "short_value"]
+
+#: The code fingerprint recorded for a source: it has no code, only data.
+SOURCE_CODE = "source"
 
 AUTO_IO = "auto"
 
@@ -35,9 +49,17 @@ _UNSEEN: Any = object()
 
 
 def resolve_config(graph: AssetGraph, config: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    """Each asset's config values: defaults overridden by ``config``; unknown names are errors."""
+    """Each asset's config values: defaults overridden by ``config``, typed by annotation.
+
+    A value is converted to its parameter's annotation (:func:`assetry.engine.config.convert`):
+    ``"5"`` from ``${OFFSET}`` reaches ``offset: int`` as ``5``, and ``1`` for a
+    ``float`` is ``1.0``. An unknown asset or parameter, or a value its annotation
+    cannot take, is an :class:`AssetGraphError` listing every problem, before anything runs.
+    A default that its own annotation cannot take is left as it is (``limit: int = None``).
+    """
     values = {name: dict(defaults) for name, defaults in graph.config.items()}
     problems = []
+    given: dict[str, set[str]] = {}
     for name, overrides in (config or {}).items():
         if name not in graph.specs:
             problems.append(f"config names asset {name!r}, which is not in the graph")
@@ -51,9 +73,34 @@ def resolve_config(graph: AssetGraph, config: Mapping[str, Mapping[str, Any]] | 
                 )
             else:
                 values[name][param] = value
+                given.setdefault(name, set()).add(param)
+    for name, params in values.items():
+        if params:
+            problems.extend(_typed(name, params, graph.specs[name].hints(), given.get(name, set())))
     if problems:
         raise AssetGraphError("\n".join(problems))
     return values
+
+
+def _typed(name: str, params: dict[str, Any], hints: Mapping[str, Any], given: set[str]) -> list[str]:
+    """Convert ``params`` in place to their annotations; the problems with the values given."""
+    problems = []
+    for param, value in params.items():
+        annotation = hints.get(param)
+        if annotation is None:
+            continue
+        try:
+            params[param] = convert(value, annotation)
+        except ConfigTypeError as exc:
+            if param not in given:
+                continue  # the function's own default: the user's code, not the run's config
+            expected = describe(annotation)
+            hint = exc.expected if exc.expected.startswith(expected) else expected
+            problems.append(
+                f"asset {name!r} has config parameter {param!r} of type {expected}, but got "
+                f"{value!r}; give a value of type {hint}"
+            )
+    return problems
 
 
 @attrs.define
@@ -64,7 +111,8 @@ class RunContext:
     values: dict[str, dict[str, Any]]
     root: pathlib.Path
     rows: dict[tuple[str, str | None], dict[str, Any]]
-    _code: dict[str, str] = attrs.field(factory=dict)
+    _code: dict[str, fingerprints.CodeInfo] = attrs.field(factory=dict)
+    _explained: dict[str, Explanation] = attrs.field(factory=dict)
     _io: dict[tuple[str, str | None], tuple[IOManager | None, str | None]] = attrs.field(factory=dict)
     _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
     _io_fp: dict[str, str] = attrs.field(factory=dict)
@@ -103,6 +151,8 @@ class RunContext:
 
     def _find_product(self, name: str, partition: str | None) -> tuple[IOManager | None, str | None]:
         io = self.declared_io(name)
+        if isinstance(io, SourceIO):  # a file, a folder (a partition's) or a token: where declared
+            return io, io.locate(partition)
         if io is not None:
             return io, io.default_location(self.root, name, self.segment(name, partition))
         row = self.rows.get((name, partition))
@@ -127,16 +177,69 @@ class RunContext:
             return io.observe(location, previous)
         except OSError as exc:
             raise StorageError(f"cannot read the product of {name!r} at {location!r}: {exc}") from exc
+        except AssetError:
+            raise  # the planner makes an unreadable product stale
+        except Exception as exc:  # noqa: BLE001 - a driver's own error while observing
+            raise StorageError(f"cannot read the product of {name!r} at {location!r}: "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+    def plan_source(self, step: tuple[str, str | None]) -> StepPlan:
+        """Observe a source (one partition of it): ``source changed``, ``up to date`` or failed."""
+        name, key = step
+        io, location = self.product(name, key)
+        # The row as read, not a Record: a no-op run observes thousands of sources.
+        row = self.rows.get(step)
+        recorded = row["data_fingerprint"] if row is not None else None
+        previous = (Observation(recorded, row.get("stat_key"))  # type: ignore[union-attr]
+                    if row is not None and row.get("location") == location else None)
+        try:
+            observation = io.observe(location, previous)  # type: ignore[union-attr,arg-type]
+        except Exception as exc:  # noqa: BLE001 - an unreadable source (or a raising observe=) fails its step
+            where = _where(io, key, location)
+            return plan_source(None, recorded, where, unreadable=True, error=(
+                f"source {name!r} cannot be observed at {where!r}: {type(exc).__name__}: {exc}"
+            ))
+        if observation is None:
+            return plan_source(None, recorded, _where(io, key, location), error=(
+                f"source {name!r} is missing: nothing at {location!r}; put the data there, "
+                f"or fix the path of source({name!r}, ...)"
+            ))
+        return plan_source(observation, recorded, "")
+
+    def source_intent(self, name: str, observation: Observation) -> Intent:
+        """What a source's catalog rows hold: its observed data fingerprint, and nothing to compare.
+
+        A source is never planned by its intent: code, config and IO are the
+        constant ``source`` (hashing each source's settings would cost a no-op run
+        of a thousand sources more than their ``stat`` calls).
+        """
+        return Intent(SOURCE_CODE, SOURCE_CODE, SOURCE_CODE, {}, observation.data_fingerprint)
 
     def code_fingerprint(self, name: str) -> str:
         """The asset's code fingerprint, computed once per run."""
+        return self.code_info(name).fingerprint
+
+    def code_info(self, name: str) -> fingerprints.CodeInfo:
+        """The asset's code fingerprint and its definitions' digests, from one walk per run."""
         if name not in self._code:
             spec = self.graph.specs[name]
-            code = fingerprints.code_fingerprint(spec.fn, spec.code_version)
+            info = fingerprints.code_info(spec.fn, spec.code_version)
             if spec.extra:
-                code = fingerprints.hash_fields(code=code, extra=dict(spec.extra))
-            self._code[name] = code
+                code = fingerprints.hash_fields(code=info.fingerprint, extra=dict(spec.extra))
+                info = fingerprints.CodeInfo(code, definitions=_sql_definitions(
+                    name, info.definitions, spec.extra, own_code=spec.code_version is None))
+            self._code[name] = info
         return self._code[name]
+
+    def explanation(self, name: str) -> Explanation:
+        """What names a change in the asset's code or config (computed when first asked)."""
+        found = self._explained.get(name)
+        if found is None:
+            io = self.declared_io(name)
+            found = self._explained[name] = Explanation(
+                self.code_info(name), self.values[name], io.describe() if io is not None else "",
+            )
+        return found
 
     def io_fingerprint(self, name: str) -> str:
         """The fingerprint of the asset's declared IO manager settings (``auto`` if undeclared)."""
@@ -160,7 +263,7 @@ class RunContext:
             whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
         else:
             whole = partition_fingerprint(base, up)
-        return Intent(code, config, io, up, whole)
+        return Intent(code, config, io, up, whole, self.explanation(name))
 
     def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
         """Code, config and IO fingerprints; for a partitioned asset, its partitions' base too."""
@@ -186,3 +289,101 @@ def _io_fingerprint(io: IOManager) -> str:
     return fingerprints.hash_fields(
         io=f"{type(io).__module__}.{type(io).__qualname__}", settings=io.settings()
     )
+
+
+_STAND_IN = re.compile(r"\(<sql asset [^>]*>\)$")
+
+
+def _sql_definitions(name: str, found: Mapping[str, str], extra: Mapping[str, Any],
+                     own_code: bool) -> dict[str, str]:
+    """A SQL asset's definitions, as its reasons name them: ``stats (SQL)``, ``stats (SQL settings)``.
+
+    With a function of the user's, its SQL is in its code (read through a stand-in
+    without a file of its own, shown as ``(SQL)``); without one, the SQL text alone.
+    """
+    definitions = {_STAND_IN.sub("(SQL)", k): v for k, v in found.items() if k != "code_version"}
+    if not own_code:
+        definitions[f"{name} (SQL)"] = fingerprints.hash_fields(sql=extra.get("sql"))
+    settings = {k: v for k, v in extra.items() if k != "sql"}
+    definitions[f"{name} (SQL settings)"] = fingerprints.hash_fields(settings=settings)
+    return definitions
+
+
+def _where(io: Any, key: str | None, location: Any) -> str:
+    """A source's location as declared, for reasons (``raw/flights.csv``)."""
+    return io.where(key) if isinstance(io, SourceIO) else str(location)
+
+
+class Explanation:
+    """The readable parts of an intent: each code definition's and config value's digest.
+
+    Built from what the run computed anyway (the code walk); a config value's
+    digest and short form are computed on first use, which a fresh asset never
+    needs. :meth:`catalog_text` is the JSON kept in ``assets.code_definitions``:
+    ``{"qualname (file)": digest, ..., "@config": {param: [digest, short form]}}``.
+    """
+
+    __slots__ = ("_config", "_info", "_text", "_values", "io")
+
+    def __init__(self, info: fingerprints.CodeInfo, values: Mapping[str, Any], io: str) -> None:
+        self._info, self._values, self.io = info, values, io
+        self._config: dict[str, tuple[str, str]] | None = None
+        self._text: str | None = None
+
+    def definitions(self) -> Mapping[str, str]:
+        """``"qualname (file)"`` -> digest, for the function and everything it reaches."""
+        return self._info.definitions
+
+    def config(self) -> Mapping[str, tuple[str, str]]:
+        """Parameter -> (digest of its value, the value in short)."""
+        if self._config is None:
+            self._config = {
+                param: (_value_digest(value), short_value(value))
+                for param, value in sorted(self._values.items())
+            }
+        return self._config
+
+    def catalog_text(self) -> str:
+        """The JSON text for the ``assets.code_definitions`` column."""
+        if self._text is None:
+            found: dict[str, Any] = dict(sorted(self.definitions().items()))
+            found["@config"] = {p: list(pair) for p, pair in self.config().items()}
+            self._text = json.dumps(found, sort_keys=True)
+        return self._text
+
+
+def _value_digest(value: Any) -> str:
+    try:
+        return fingerprints.hash_bytes(fingerprints.encode(value))
+    except fingerprints.EncodingError:
+        return "?"  # config_fingerprint has refused it already, with the asset's name
+
+
+def short_value(value: Any, width: int = 40) -> str:
+    """A config value in a few characters, for ``config changed: min_flights 100 -> 10``.
+
+    Examples:
+        >>> import datetime
+        >>> short_value(100), short_value("EWR"), short_value(datetime.date(2013, 1, 1))
+        ('100', "'EWR'", '2013-01-01')
+        >>> short_value(list(range(1000)))
+        'list of 1000'
+    """
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, pathlib.PurePath):
+        return str(value) if len(str(value)) <= width else "…" + str(value)[-width:]
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (int, float)):
+        return f"{type(value).__name__}{tuple(shape)!r}"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ of the user's: the type says enough
+        text = ""
+    if text and len(text) <= width and "\n" not in text:
+        return text
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return f"{type(value).__name__} of {len(value)}"
+    return type(value).__name__

@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from assetry import errors
+from assetry._lines import compress_labels, split_label
 from assetry.errors import MaterializeError
 
 __all__ = ["HookWarning", "call_asset_hook", "call_run_hook", "materialize_error"]
@@ -49,16 +50,16 @@ _COMBINED: dict[str, type[MaterializeError]] = {}
 
 
 def materialize_error(result: Any) -> MaterializeError:
-    """The error for a run with failures.
+    """The error for a run with failures; its ``__cause__`` is the first failed asset's own exception.
 
     When every failure is of one :class:`~assetry.errors.AssetError` kind
-    (say :class:`SchemaError`), the error is an instance of that kind too.
+    (say :class:`SchemaError`), the error is an instance of that kind too. The
+    message has one line per failed asset (its partitions compressed:
+    ``daily[2013-01-01..2013-01-31] (31): <first error> (and 30 more)``) and
+    one ``blocked:`` line, compressed the same way.
     """
     failed = result.failed
-    lines = [f"{name}: {result.errors.get(name) or 'failed'}" for name in failed]
-    if result.blocked:
-        lines.append("blocked: " + ", ".join(result.blocked))
-    message = f"{len(failed)} asset(s) failed\n" + "\n".join(lines)
+    message = f"{len(failed)} asset(s) failed\n" + "\n".join(_failure_lines(result))
     kinds = {result.error_kinds.get(n) for n in failed}
     cls: type[MaterializeError] = MaterializeError
     if len(kinds) == 1:
@@ -68,4 +69,25 @@ def materialize_error(result: Any) -> MaterializeError:
             if kind not in _COMBINED:
                 _COMBINED[kind] = type("MaterializeError", (MaterializeError, base), {})  # type: ignore[arg-type]
             cls = _COMBINED[kind]
-    return cls(message, result)
+    error = cls(message, result)
+    cause = getattr(result, "exception", None)
+    if cause is not None:
+        error.__cause__ = cause  # notebooks and pytest show the asset's own frame
+    return error
+
+
+def _failure_lines(result: Any) -> list[str]:
+    orders = {name: list(parts) for name, parts in getattr(result, "partition_sets", {}).items()}
+    errors_by_name = result.errors
+    by_asset: dict[str, list[str]] = {}
+    for name in result.failed:
+        by_asset.setdefault(split_label(name)[0], []).append(name)
+    lines = []
+    for labels in by_asset.values():
+        first = errors_by_name.get(labels[0]) or "failed"
+        more = f" (and {len(labels) - 1} more)" if len(labels) > 1 else ""
+        head = labels[0] if len(labels) == 1 else compress_labels(labels, orders)[0]
+        lines.append(f"{head}: {first}{more}")
+    if result.blocked:
+        lines.append("blocked: " + ", ".join(compress_labels(result.blocked, orders)))
+    return lines

@@ -8,9 +8,18 @@ have now (:class:`Intent`). :func:`plan_step` is the one plan of a step: the
 runner, ``status`` and ``accept`` all call it; :func:`decide` is its freshness
 rule and :func:`accept_reason` the rule of ``accept``.
 
+A source is planned by :func:`plan_source` from its observation alone:
+``source changed``, ``up to date``, or failed (``source missing: raw/flights.csv``).
+
+A reason names what changed when the intent can explain itself (an
+:class:`~assetry.engine.reasons.Explain`) and the record kept the same parts
+(``assets.code_definitions``): ``code changed: mean_delay (flights/helpers.py)``,
+``config changed: min_flights 100 -> 10`` (worded by :mod:`assetry.engine.reasons`).
+
 It reads no file and runs no code: the facts come from a :class:`Facts`
 object (:class:`~assetry.engine.context.RunContext` observes products), so a
-planner test needs neither. It imports nothing else of the engine.
+planner test needs neither. It imports nothing else of the engine but the
+wording of reasons.
 """
 
 from __future__ import annotations
@@ -20,21 +29,28 @@ from typing import Protocol
 
 import attrs
 
+from assetry._surface import select_hint
+from assetry.engine.reasons import Explain, code_reason, config_reason
+from assetry.errors import AssetError
 from assetry.io_managers.base import Observation
 from assetry.records import loads_upstream
 
 __all__ = [
-    "ACCEPTED", "BLOCKED", "FAILED", "RUN", "SKIPPED", "UP_TO_DATE", "Decision", "Facts",
-    "Intent", "Record", "StepPlan", "UpstreamState", "accept_reason", "decide", "plan_step",
+    "ACCEPTED", "BLOCKED", "FAILED", "OBSERVED", "RUN", "SKIPPED", "SOURCE_CHANGED",
+    "UP_TO_DATE", "Decision", "Explain", "Facts", "Intent", "Record", "StepPlan",
+    "UpstreamState", "accept_reason", "decide", "plan_source", "plan_step",
 ]
 
 UP_TO_DATE = "up to date"
 PRODUCT_MISSING = "product missing"
 MODIFIED = "product modified outside assetry"
 ACCEPTED = "accepted"
+SOURCE_CHANGED = "source changed"
 
 #: What a plan says to do with a step; all but ``run`` are also the step's final status.
 RUN, SKIPPED, BLOCKED, FAILED = "run", "skipped", "blocked", "failed"
+#: A source's step: observed, never run.
+OBSERVED = "observed"
 
 
 @attrs.frozen
@@ -49,6 +65,10 @@ class Record:
     data_fingerprint: str
     stat_key: str | None = None
     location: str | None = None
+    #: ``assets.code_definitions``: JSON of each definition's and config value's digest.
+    explained: str | None = None
+    #: ``assets.io``: the IO manager that stored the product, described.
+    io: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> Record:
@@ -63,13 +83,14 @@ class Record:
             str(row["data_fingerprint"]),
             row.get("stat_key"),  # type: ignore[arg-type]
             row.get("location"),  # type: ignore[arg-type]
+            row.get("code_definitions"),  # type: ignore[arg-type]
+            row.get("io"),  # type: ignore[arg-type]
         )
 
     @property
     def observation(self) -> Observation:
         """The recorded state, for a cheap unchanged-product check."""
         return Observation(self.data_fingerprint, self.stat_key)
-
 
 class _LazyUpstream(Mapping[str, str]):
     """The ``assets.upstream`` JSON, parsed on first use.
@@ -117,6 +138,8 @@ class Intent:
     io: str
     upstream: Mapping[str, str]
     fingerprint: str
+    #: Names what changed, for reasons and for the catalog; None when unknown.
+    explain: Explain | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -165,9 +188,10 @@ def _stale_reason(intent: Intent, record: Record | None, product: Observation | 
     if product.data_fingerprint != record.data_fingerprint:
         return MODIFIED
     if intent.code != record.code_fingerprint:
-        return "code changed"
+        return code_reason(intent.explain, record.explained)
     if intent.config != record.config_fingerprint or intent.io != record.io_fingerprint:
-        return "config changed"
+        return config_reason(intent.explain, record.explained, record.io,
+                             values=intent.config != record.config_fingerprint)
     if stale_upstream:
         return "upstream stale: " + ", ".join(sorted(stale_upstream))
     if intent.fingerprint == record.fingerprint:
@@ -181,6 +205,31 @@ def _stale_reason(intent: Intent, record: Record | None, product: Observation | 
         return "upstream changed: " + ", ".join(changed)
     # Every part matched but the whole did not: the fingerprint recipe itself changed.
     return "code changed"
+
+
+def plan_source(observation: Observation | None, recorded: str | None, where: str,
+                error: str | None = None, *, unreadable: bool = False) -> StepPlan:
+    """Plan a source's step from what it looks like now: observed (changed or not), or failed.
+
+    ``recorded`` is the data fingerprint the catalog recorded at the last
+    observation (None for none); ``where`` is the source as declared
+    (``raw/flights.csv``), for the reason of a failure; without an
+    observation, ``error`` says why, and ``unreadable`` tells a source that is
+    there but could not be read (or whose ``observe=`` raised) from a missing one.
+
+    Examples:
+        >>> plan_source(None, None, "raw/flights.csv").reason
+        'source missing: raw/flights.csv'
+        >>> plan_source(Observation("d"), None, "raw/flights.csv").reason
+        'source changed'
+        >>> plan_source(Observation("d"), "d", "raw.csv").fresh
+        True
+    """
+    if observation is None:
+        reason = f"source {'unreadable' if unreadable else 'missing'}: {where}"
+        return StepPlan(FAILED, reason, error=error or reason)
+    changed = recorded != observation.data_fingerprint
+    return StepPlan(OBSERVED, SOURCE_CHANGED if changed else UP_TO_DATE, None, observation)
 
 
 @attrs.frozen
@@ -238,8 +287,8 @@ class StepPlan:
 
     @property
     def fresh(self) -> bool:
-        """Whether the step is up to date and skipped."""
-        return self.action == SKIPPED
+        """Whether the step is up to date: skipped, or a source observed unchanged."""
+        return self.action == SKIPPED or (self.action == OBSERVED and self.reason == UP_TO_DATE)
 
 
 def plan_step(
@@ -274,17 +323,23 @@ def plan_step(
     """
     name, key = step
     fingerprints = upstream.fingerprints
+    if upstream.bad:  # before a run too: a source found missing blocks its downstream
+        return StepPlan(BLOCKED, "upstream failed: " + ", ".join(sorted(upstream.bad)))
     if not before_run:
-        if upstream.bad:
-            return StepPlan(BLOCKED, "upstream failed: " + ", ".join(sorted(upstream.bad)))
         if upstream.missing:
             return StepPlan(FAILED, "upstream missing", error=_missing_error(step, upstream))
-    elif upstream.missing or upstream.bad:
-        fingerprints = {**fingerprints, **dict.fromkeys((*upstream.missing, *upstream.bad), "")}
+    elif upstream.missing:
+        fingerprints = {**fingerprints, **dict.fromkeys(upstream.missing, "")}
     intent = facts.intent(name, fingerprints)
-    observation = facts.observe(name, key)
+    unreadable = None
+    try:
+        observation = facts.observe(name, key)
+    except AssetError as exc:  # a product that cannot be read is stale, never a failed plan
+        observation, unreadable = None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     record = facts.record(name, key)
     reason = _stale_reason(intent, record, observation, forced, cache, upstream.stale)
+    if unreadable is not None and reason == "product missing":
+        reason = f"product missing: {unreadable}"
     if reason is None:
         return StepPlan(SKIPPED, UP_TO_DATE, intent, observation, record)
     return StepPlan(RUN, reason, intent, observation, record)
@@ -294,7 +349,7 @@ def _missing_error(step: tuple[str, str | None], upstream: UpstreamState) -> str
     hint = ", ".join(repr(_label(s)) for s in sorted(upstream.missing_steps, key=lambda s: s[0]))
     return (
         f"asset {_label(step)!r} needs {hint}, which has no stored product; select it too "
-        f"(select='+{step[0]}')"
+        f"({select_hint(step[0])})"
     )
 
 

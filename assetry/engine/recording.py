@@ -16,6 +16,7 @@ import attrs
 
 from assetry.assets.graph import AssetGraph
 from assetry.engine.steps import StepKey
+from assetry.io_managers.base import Stored
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import CatalogWriter, dumps_upstream
 
@@ -50,11 +51,15 @@ class Recorder:
                 self.writer.put("dependencies", {"asset": name, "upstream": up})
 
     def finish(self, result: Any) -> None:
-        """Close the ``runs`` row with the counts."""
+        """Close the ``runs`` row with the counts; a run stopped by a signal is ``interrupted``."""
+        status = (
+            "interrupted" if getattr(result, "interrupted_by", None)
+            else "success" if result.success else "failed"
+        )
         self.writer.sql(
             "UPDATE runs SET finished_at = ?, status = ?, n_materialized = ?, n_skipped = ?, "
             "n_failed = ?, n_blocked = ? WHERE run_id = ?",
-            [now(), "success" if result.success else "failed", len(result.materialized),
+            [now(), status, len(result.materialized),
              len(result.skipped), len(result.failed), len(result.blocked), self.run_id],
         )
 
@@ -66,8 +71,14 @@ class Recorder:
                 "passed": c.passed, "blocking": c.blocking, "detail": c.detail,
             })
 
-    def asset(self, step: StepKey, intent: Any, observation: Any, io: Any, stored: Any) -> None:
-        """The ``assets`` row of a freshly stored product (replacing its previous row)."""
+    def asset(self, step: StepKey, intent: Any, observation: Any, io: Any, stored: Any,
+              kind: str = "asset") -> None:
+        """The ``assets`` row of a freshly stored product (replacing its previous row).
+
+        ``code_definitions`` keeps what names a later change (the intent's
+        explanation); ``kind`` is ``asset``, or ``source`` for an observed source.
+        """
+        explain = getattr(intent, "explain", None)
         self.writer.put("assets", {
             "asset": step[0], "partition": step[1], "fingerprint": intent.fingerprint,
             "code_fingerprint": intent.code, "config_fingerprint": intent.config,
@@ -76,7 +87,18 @@ class Recorder:
             "io": io.describe(), **self._io_columns(io), "location": stored.location,
             "rows": stored.rows, "bytes": stored.bytes, "schema": stored.schema,
             "updated_at": now(), "run_id": self.run_id,
+            "code_definitions": explain.catalog_text() if explain is not None else None,
+            "kind": kind,
         })
+
+    def source(self, step: StepKey, intent: Any, observation: Any, io: Any, location: str,
+               changed: bool) -> None:
+        """A source's ``assets`` row: its new observation, or only its new stat when unchanged."""
+        row = self.rows.get(step)
+        if changed or row is None or row.get("location") != location:
+            self.asset(step, intent, observation, io, Stored(location), kind="source")
+        else:
+            self.refresh_stat(step, observation)
 
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""
@@ -85,8 +107,8 @@ class Recorder:
             self.writer.put("assets", {**row, "stat_key": observation.stat_key})
 
     def materialization(self, step: StepKey, record: Any, intent: Any, data_fp: str | None,
-                        started_at: dt.datetime | None) -> None:
-        """The ``materializations`` row of one step."""
+                        started_at: dt.datetime | None, logs: str | None = None) -> None:
+        """The ``materializations`` row of one step (with its traceback and captured output)."""
         row = self.rows.get(step) if record.status == "skipped" else None
         values = {
             "run_id": self.run_id, "asset": step[0], "partition": step[1],
@@ -94,11 +116,13 @@ class Recorder:
             "fingerprint": intent.fingerprint if intent else (row or {}).get("fingerprint"),
             "code_fingerprint": intent.code if intent else (row or {}).get("code_fingerprint"),
             "data_fingerprint": (
-                data_fp if record.status in ("materialized", "skipped", "accepted") else None
+                data_fp if record.status in ("materialized", "skipped", "accepted", "observed")
+                else None
             ),
             "started_at": started_at or now(), "duration_s": record.duration_s,
             "rows": record.rows, "bytes": record.bytes, "location": record.location,
             "error": record.error, "attempts": record.attempts,
+            "traceback": getattr(record, "traceback", None), "logs": logs,
         }
         # Every row goes to the writer at once, skips too: put() only appends to a list and
         # the writer commits on a time bound, so a killed run keeps them and a wide no-op

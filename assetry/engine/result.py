@@ -38,6 +38,8 @@ class StepRecord:
     location: str | None = None
     error: str | None = None
     attempts: int = 0
+    #: The traceback of a failed (or interrupted) step, assetry's own frames folded.
+    traceback: str | None = attrs.field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -83,6 +85,11 @@ class MaterializeResult:
     duration_s: float = 0.0
     #: The partition set of each partitioned asset of the graph.
     partition_sets: dict[str, Any] = attrs.field(factory=dict)
+    #: The exception of the first step that failed (the user's own, with its traceback when it
+    #: ran in this process); ``MaterializeError.__cause__``.
+    exception: BaseException | None = attrs.field(default=None, repr=False)
+    #: ``SIGINT`` or ``SIGTERM`` when a signal stopped the run, else None.
+    interrupted_by: str | None = None
 
     @property
     def products(self) -> dict[str, tuple[IOManager, str]]:
@@ -123,9 +130,19 @@ class MaterializeResult:
         return self._names("blocked")
 
     @property
+    def observed(self) -> list[str]:
+        """Sources observed (changed or not); a missing source is in :attr:`failed`."""
+        return self._names("observed")
+
+    @property
+    def interrupted(self) -> list[str]:
+        """Names stopped by Ctrl-C or SIGTERM before they finished (no product stored)."""
+        return self._names("interrupted")
+
+    @property
     def success(self) -> bool:
-        """True when nothing failed or was blocked."""
-        return not self.failed and not self.blocked
+        """True when nothing failed or was blocked and no signal stopped the run."""
+        return not self.failed and not self.blocked and self.interrupted_by is None
 
     @property
     def reasons(self) -> Mapping[str, str]:
@@ -185,7 +202,7 @@ class MaterializeResult:
         import polars as pl  # lazily: `import assetry` does not load polars
 
         return pl.DataFrame(
-            [attrs.asdict(r) for r in self.records],
+            [attrs.asdict(r, filter=lambda a, _: a.name != "traceback") for r in self.records],
             schema={
                 "asset": pl.String, "status": pl.String, "reason": pl.String,
                 "partition": pl.String, "duration_s": pl.Float64, "rows": pl.Int64,

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Self
 
+from assetry._surface import option_hint
 from assetry.errors import AssetGraphError, StorageError
 from assetry.io_managers.base import TEMP_MARKER, durable, temporary_run
 from assetry.records import DEFAULT_CATALOG, lock_holders
@@ -71,7 +72,7 @@ def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
     durable()  # a bad ASSETRY_FSYNC is refused before anything runs
     path = pathlib.Path(os.path.abspath(os.path.expanduser(str(root))))
     if path.exists() and not path.is_dir():
-        raise StorageError(f"root {str(path)!r} is a file, not a directory; choose another root=")
+        raise StorageError(f"root {str(path)!r} is a file, not a directory; choose another {option_hint('root')}")
     probe = path / f".assetry-write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
     except OSError as exc:
         raise StorageError(
             f"root {str(path)!r} is not a writable directory ({exc.strerror or exc}); "
-            "choose another root="
+            f"choose another {option_hint('root')}"
         ) from exc
     remove_temporaries(path, before=started,
                        unnamed=lock_holders(path / DEFAULT_CATALOG) == set())
@@ -317,7 +318,7 @@ def check_catalog_apart(specs: Iterable[Any], catalog: str | os.PathLike[str]) -
                 f"catalog file of this run ({str(catalog)!r}); an asset there could replace the "
                 "catalog's tables (runs, assets, materializations...). Give the assets a "
                 "warehouse file of their own (DuckDBClient('warehouse.duckdb')), or the run "
-                "another catalog="
+                f"another {option_hint('catalog')}"
             )
 
 

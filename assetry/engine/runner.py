@@ -7,7 +7,9 @@ for each step, handing work to an executor, and recording every outcome
 (:mod:`assetry.engine.recording`). Freshness rules live in the planner; the
 work of one step lives in :mod:`assetry.engine.task`. What each step has
 come to is one :class:`~assetry.engine.state.StepState` per step, in one dict
-that the result holds.
+that the result holds. Ctrl-C and SIGTERM (:mod:`assetry.engine.interrupts`)
+stop the scheduling; the steps they stop are recorded ``interrupted``, the
+run too, and ``materialize()`` raises KeyboardInterrupt once all is recorded.
 """
 
 from __future__ import annotations
@@ -17,22 +19,29 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from assetry._surface import option_hint
+from assetry.assets import is_source
+from assetry.assets.binding import bind_clients
 from assetry.assets.graph import AssetGraph
 from assetry.engine.context import RunContext, resolve_config
 from assetry.engine.executors import make_executor
 from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
-from assetry.engine.planner import FAILED, RUN, SKIPPED, UpstreamState, plan_step
+from assetry.engine.interrupts import Stop, children, hard_stop, interrupt_error
+from assetry.engine.observing import observe_source
+from assetry.engine.planner import FAILED, OBSERVED, RUN, SKIPPED, UpstreamState, plan_step
 from assetry.engine.recording import Recorder, now
 from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
-from assetry.engine.roots import prepare_root, remove_temporaries
+from assetry.engine.roots import RunLock, check_catalog_apart, prepare_root, remove_temporaries
+from assetry.engine.runlog import with_log
 from assetry.engine.state import EXTERNAL, MATERIALIZED, RUNNING, StepState
 from assetry.engine.steps import StepKey, Steps, expand, label, run_keys, upstream_state
 from assetry.engine.task import Input, Outcome, Task, run_task
+from assetry.engine.tracebacks import attach_remote_traceback
 from assetry.errors import AssetError, AssetGraphError
 from assetry.io_managers import IOManager
 from assetry.io_managers.base import PartitionedProduct
@@ -57,6 +66,7 @@ def materialize(
     on_finish: Any = None,
     on_failure: Any = None,
     reporter: Reporter | None = None,
+    clients: Mapping[str, Any] | None = None,
 ) -> MaterializeResult:
     """Run every selected asset (and partition) that is stale, skip the fresh ones, record it all.
 
@@ -77,6 +87,8 @@ def materialize(
         on_finish: ``f(result)`` called after every run.
         on_failure: ``f(result)`` called after a run with failures.
         reporter: told of progress (a :class:`~assetry.reporting.Reporter`).
+        clients: ``{name: client}`` for assets naming theirs (``SQLTable(client="warehouse")``),
+            resolved before anything is planned; an unknown name is an error.
 
     Examples:
         >>> result = materialize([flights, delays], root="data")  # doctest: +SKIP
@@ -84,18 +96,23 @@ def materialize(
         ['flights', 'delays']
         >>> materialize([daily_flights], partitions="2013-01-01..2013-01-31")  # doctest: +SKIP
     """
-    graph = AssetGraph.build(assets)
+    graph = AssetGraph.build(bind_clients(assets, clients))
     selected = graph.select(select)
     forced = _forced(force, graph)
     values = resolve_config(graph, config)
     if partitions is not None and not any(s.partitions for s in graph.specs.values()):
-        raise AssetGraphError("partitions= was given, but no selected asset is partitioned")
+        hint = option_hint("partitions")  # the command line's --partitions, or partitions=
+        raise AssetGraphError(f"{hint} was given, but no selected asset is partitioned")
     steps = expand(graph, run_keys(graph, selected, partitions))
     root_path = prepare_root(root)
     catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
     catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / DEFAULT_CATALOG)
-    run = _Run(graph, steps, forced, values, root_path, catalog_path, reporter)
-    result = run.execute(executor, max_workers)
+    check_catalog_apart(graph.specs.values(), catalog_path)  # no asset may write into the catalog
+    run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter))
+    with RunLock(root_path, run.run_id):  # held to the end: no sweep takes this run's temporaries
+        result = run.execute(executor, max_workers)
+    if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
+        raise interrupt_error(run.stop, run.run_id)
     call_run_hook(on_finish, result, "on_finish")
     if not result.success:
         call_run_hook(on_failure, result, "on_failure")
@@ -131,6 +148,9 @@ class _Run:
     result: MaterializeResult = attrs.field(init=False)
     #: Every step's state, by step: the one dict, shared with the result.
     states: dict[StepKey, StepState] = attrs.field(factory=dict)
+    #: What Ctrl-C / SIGTERM asked: stop scheduling, or stop at once.
+    stop: Stop = attrs.field(factory=Stop)
+    _inline: bool = False
 
     def execute(self, executor: Any, max_workers: int | None) -> MaterializeResult:
         t0 = time.perf_counter()
@@ -146,18 +166,22 @@ class _Run:
             })
             self.recorder.start(self.graph, self.root, executor)
             pool = make_executor(executor, max_workers)
-            try:
-                self._schedule(pool)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-                self.result.duration_s = time.perf_counter() - t0
+            self._inline = getattr(pool, "name", None) == "sync"
+            before = children() if getattr(pool, "name", None) == "processes" else set()
+            with self.stop.installed():
                 try:
-                    if writer.failed:
-                        self.recorder.abandon(self.result)
-                    else:
-                        self.recorder.finish(self.result)
+                    self._schedule(pool)
                 finally:
-                    writer.close()  # raises the writer's CatalogError after a failed write
+                    self._shutdown(pool, before)
+                    self.result.duration_s = time.perf_counter() - t0
+                    self.result.interrupted_by = self.stop.name or None
+                    try:
+                        if writer.failed:
+                            self.recorder.abandon(self.result)
+                        else:
+                            self.recorder.finish(self.result)
+                    finally:
+                        writer.close()  # raises the writer's CatalogError after a failed write
         finally:
             con.close()
         if self.reporter is not None:
@@ -176,22 +200,34 @@ class _Run:
         futures: dict[cf.Future[Outcome], StepKey] = {}
         if self.reporter is not None:
             self.reporter.run_started([label(s) for s in self.steps.order])
-        while ready or futures:
+        while (ready or futures) and not self.stop.expired():
             # The catalog stopped taking rows (a full disk): schedule nothing more.
             self.recorder.writer.check()
-            while ready:
+            while ready and not self.stop.requested:  # after Ctrl-C, nothing more starts
                 step = ready.popleft()
                 task = self._plan(step)
                 if task is None:
                     self._release(step, waiting, ready)
                 else:
                     futures[self._submit(pool, step, task)] = step
+            if self.stop.requested and not futures:
+                break
             if futures:
-                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                # Look up now and then: a signal only sets a flag (see interrupts.Stop).
+                done, _ = cf.wait(futures, timeout=self.stop.timeout(),
+                                  return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     step = futures.pop(future)
                     self._complete(step, _outcome_of(future))
                     self._release(step, waiting, ready)
+        for step in futures.values():  # still running when the run stopped at once
+            self._interrupted(step, None)
+
+    def _shutdown(self, pool: cf.Executor, before: set[Any]) -> None:
+        if not self.stop.expired():
+            pool.shutdown(wait=True, cancel_futures=True)
+            return
+        hard_stop(pool, before, self.root, self.run_id)  # wait for nothing, kill, sweep
 
     def _release(self, step: StepKey, waiting: dict[StepKey, int], ready: deque[StepKey]) -> None:
         for down in self.steps.children[step]:
@@ -202,6 +238,10 @@ class _Run:
     def _plan(self, step: StepKey) -> Task | None:
         """Plan one step: record a skip, a block or a failure and return None, or return its task."""
         name = step[0]
+        if is_source(self.graph.specs[name]):  # observed here, never run
+            plan, state = observe_source(self.ctx, self.recorder, step)
+            self._record(step, state, plan.reason, error=plan.error)
+            return None
         upstream = upstream_state(self.graph, step, self.states)
         plan = plan_step(step, upstream, self.ctx, forced=name in self.forced,
                          cache=self.graph.specs[name].cache)
@@ -222,6 +262,9 @@ class _Run:
         if self.reporter is not None:
             self.reporter.asset_started(label(step))
         self.states[step] = attrs.evolve(self.states[step], status=RUNNING, started_at=now())
+        if self._inline:  # runs here, in the main thread: Ctrl-C interrupts it at once
+            with self.stop.inline():
+                return pool.submit(run_task, task)
         return pool.submit(run_task, task)
 
     def _task(self, step: StepKey, upstream: UpstreamState) -> Task:
@@ -235,6 +278,7 @@ class _Run:
             partition_value=spec.partitions.value(key) if spec.partitions and key else None,
             location=location if spec.io is not None else None,
             segment=self.ctx.segment(name, key),
+            run_id=self.run_id,
         )
 
     def _input(self, param: str, key: str | None, upstream: UpstreamState) -> Input:
@@ -268,8 +312,13 @@ class _Run:
         spec = self.graph.specs[step[0]]
         state = self.states[step]
         reason = outcome.reason or state.reason
+        if outcome.interrupted:
+            self._interrupted(step, outcome)
+            return
         self.recorder.checks(step, outcome.checks)
         if not outcome.ok:
+            if self.result.exception is None:  # MaterializeError.__cause__: the first failure's own
+                self.result.exception = attach_remote_traceback(outcome.exception, outcome.traceback)
             failed = attrs.evolve(state, status=FAILED, error_kind=outcome.error_kind)
             self._record(step, failed, reason, outcome=outcome, error=outcome.error)
             call_asset_hook(spec.on_failure, self._context(step, FAILED, outcome), "on_failure")
@@ -284,23 +333,37 @@ class _Run:
         self._record(step, done, reason, outcome=outcome)
         call_asset_hook(spec.on_finish, self._context(step, MATERIALIZED, outcome), "on_finish")
 
+    def _interrupted(self, step: StepKey, outcome: Outcome | None) -> None:
+        """A step stopped by Ctrl-C / SIGTERM: recorded ``interrupted``, no product, no hook."""
+        state = self.states[step]
+        if outcome is None:  # still running when the run stopped at once
+            started = state.started_at or now()
+            outcome = Outcome(ok=False, duration_s=(now() - started).total_seconds(),
+                              interrupted=True)
+        self.stop.request()  # a KeyboardInterrupt inside the asset stops the run like Ctrl-C
+        by = self.stop.name or "KeyboardInterrupt"
+        self._record(step, attrs.evolve(state, status=INTERRUPTED), state.reason, outcome=outcome,
+                     error=f"interrupted by {by}")
+
     def _record(self, step: StepKey, state: StepState, reason: str, *,
                 outcome: Outcome | None = None, error: str | None = None) -> None:
         """Keep a finished step's state; write its line to the result, the catalog, the reporter."""
         self.states[step] = state
         stored = outcome.stored if outcome is not None else None
-        row = (self.ctx.rows.get(step) or {}) if state.status == SKIPPED else {}
+        row = (self.ctx.rows.get(step) or {}) if state.status in (SKIPPED, OBSERVED) else {}
         rec = StepRecord(
             asset=step[0], status=state.status, reason=reason, partition=step[1],  # type: ignore[arg-type]
             duration_s=outcome.duration_s if outcome else None,
             rows=stored.rows if stored else row.get("rows"),
             bytes=stored.bytes if stored else row.get("bytes"),
-            location=stored.location if stored else row.get("location"),
+            location=stored.location if stored else (
+                state.product[1] if state.product else row.get("location")),
             error=error, attempts=outcome.attempts if outcome else 0,
+            traceback=outcome.traceback if outcome else None,
         )
         self.result.records.append(rec)
         self.recorder.materialization(step, rec, state.intent, state.data_fingerprint,
-                                      state.started_at)
+                                      state.started_at, logs=outcome.logs if outcome else None)
         if self.reporter is not None:
             self.reporter.asset_finished(rec)
 
@@ -316,7 +379,15 @@ class _Run:
 def _outcome_of(future: cf.Future[Outcome]) -> Outcome:
     try:
         return future.result()
+    except KeyboardInterrupt:  # Ctrl-C outside the asset's own boundary (sync, a worker)
+        return Outcome(ok=False, duration_s=0.0, interrupted=True)
     except AssetError as exc:
-        return Outcome(ok=False, duration_s=0.0, error=str(exc), error_kind=type(exc).__name__)
+        return Outcome(ok=False, duration_s=0.0, error=str(exc), error_kind=type(exc).__name__,
+                       exception=exc)
     except Exception as exc:  # noqa: BLE001 - the executor failed (a worker died, unpicklable task)
-        return Outcome(ok=False, duration_s=0.0, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(ok=False, duration_s=0.0, error=f"{type(exc).__name__}: {exc}",
+                       exception=exc)
+
+
+#: The status of a step that Ctrl-C or SIGTERM stopped before it finished.
+INTERRUPTED = "interrupted"

@@ -52,9 +52,10 @@ def label(step: StepKey) -> str:
 def run_keys(graph: AssetGraph, selected: Iterable[str], partitions: Any = None) -> dict[str, tuple[str, ...] | None]:
     """The partition keys each selected asset runs: all of them, or the ``partitions=`` selection.
 
+    The sources the selected assets read are added: a run observes them.
     Unpartitioned assets map to None.
     """
-    chosen = list(selected)
+    chosen = graph.with_sources(selected)
     sets = {n: graph.specs[n].partitions for n in chosen if graph.specs[n].partitions is not None}
     narrowed = select_keys(sets, partitions) if partitions is not None else {}  # type: ignore[arg-type]
     out: dict[str, tuple[str, ...] | None] = {}

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from assetry._surface import option_hint
 from assetry.clients import Client, DBAPIClient, DuckDBClient, SQLAlchemyClient
 from assetry.errors import StorageError
 from assetry.io_managers.base import IOManager
@@ -96,7 +97,8 @@ class CatalogForm:
             StorageError: the class cannot be found or refuses the settings, or the
                 pickle cannot be read; rerunning the asset records it anew.
         """
-        fix = f"rerun {asset!r} with force=True to record its IO manager anew"
+        forced = option_hint("force", "force=True")
+        fix = f"rerun {asset!r} with {forced} to record its IO manager anew"
         if self.io_class is not None and self.io_settings is not None:
             try:
                 return _rebuild(self.io_class, self.io_settings)

@@ -20,6 +20,7 @@ import attrs
 from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
 from assetry.clients import Client, DuckDBClient
 from assetry.clients.identifiers import check_identifier
+from assetry.clients.named import ClientRef, as_ref
 from assetry.errors import AssetTypeError
 from assetry.io_managers.base import IOManager, Observation, Stored
 from assetry.io_managers.locations import format_location, relation_at
@@ -84,7 +85,9 @@ class SQLTable(_TableManager):
 
     ``schema=None`` is the client's default schema (PostgreSQL's search path,
     MySQL's database); ``table`` overrides the asset's name. Settings name the
-    database by its identity, never its credentials.
+    database by its identity, never its credentials. ``client`` may be a
+    client's name (``SQLTable(client="warehouse")``), resolved when a run
+    starts from the spec's ``clients:`` or ``materialize(clients=...)``.
 
     Examples:
         >>> from assetry.clients import DuckDBClient
@@ -93,20 +96,27 @@ class SQLTable(_TableManager):
         'duckdb::memory:#flights'
     """
 
-    client: Client = attrs.field(validator=lambda _, __, value: _check_client(value))
+    client: Client = attrs.field(
+        converter=lambda value: as_ref(value) or value,
+        validator=lambda _, __, value: _check_client(value),
+    )
     schema: str | None = attrs.field(default=None, validator=declared_name)
     table: str | None = attrs.field(default=None, validator=declared_name)
     short_name: ClassVar[str] = "sql_table"
 
     def settings(self) -> dict[str, Any]:
-        return {"client": self.client.identity(), "schema": self.schema, "table": self.table}
+        client = self.client
+        # A named client is resolved before a run; until then its name stands for it.
+        shown = str(client) if isinstance(client, ClientRef) else client.identity()
+        return {"client": shown, "schema": self.schema, "table": self.table}
 
 
 def _check_client(value: object) -> None:
-    if not isinstance(value, Client):
+    if not isinstance(value, (Client, ClientRef)):
         raise TypeError(
             "'client' must be a client from assetry.clients (DuckDBClient, SQLAlchemyClient, "
-            f"DBAPIClient), not {type(value).__name__}; wrap a URL in SQLAlchemyClient(url)"
+            f"DBAPIClient) or a client's name (client='warehouse'), not {type(value).__name__}; "
+            "wrap a URL in SQLAlchemyClient(url)"
         )
 
 

@@ -4,6 +4,10 @@ It owns creating and migrating the tables on open (their shape is
 :mod:`assetry.records._schema`, the steps :mod:`assetry.records._migrations`),
 the bounded wait while another process or thread holds the file, telling a
 held file from a damaged one, and marking runs of dead processes ``crashed``.
+A run holds the file for its whole duration by an ``flock`` (the run lock), but
+DuckDB's own lock only while it writes a batch: between batches its connection
+is released, so readers in other processes get in (docs/catalog.md, "Reading
+during a run").
 A new file is created in the storage format of :data:`STORAGE_VERSION`, so
 that older DuckDB releases (a user's DuckDB CLI) can open it.
 It knows nothing of runs' contents, of products or of freshness.
@@ -21,8 +25,10 @@ from typing import Any
 
 from assetry._surface import run_hint
 from assetry.errors import CatalogError
-from assetry.records._locks import pid_alive
+from assetry.records._locks import lock_holders, pid_alive
 from assetry.records._migrations import SCHEMA_VERSION, migrate
+from assetry.records._readers import open_reader
+from assetry.records._runlock import RunLock, WriterConnection, busy
 from assetry.records._schema import TABLES, create_table
 
 __all__ = ["STORAGE_VERSION", "connect", "corrupt_error", "read_records", "wait_seconds"]
@@ -35,8 +41,6 @@ STORAGE_VERSION = "v1.1.0"
 _DEFAULT_WAIT_S = 120.0
 
 _LOCK_PID = re.compile(r"PID (\d+)")
-#: DuckDB's words for "another process holds the file" (not "block", which corruption uses).
-_LOCK_WORDS = ("could not set lock", "conflicting lock")
 #: DuckDB refuses a read-only connection beside a read-write one in the same process.
 _SAME_PROCESS = "different configuration"
 
@@ -93,12 +97,23 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
         raise CatalogError(f"catalog {str(path)!r} does not exist; {run_hint()}")
     if path.is_dir():
         raise CatalogError(f"catalog {str(path)!r} is a directory; give the path of a file")
+    if not read_only:
+        try:  # a spec's catalog: meta/catalog.duckdb may name a folder no run made yet
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(
+                f"cannot create the folder of catalog {str(path)!r} ({exc.strerror or exc}); "
+                "choose a catalog path in a writable folder"
+            ) from exc
     deadline = time.monotonic() + wait
     slot = None if read_only else _Slot(path, wait)
     crashed_roots: tuple[str, ...] = ()
+    run_lock: RunLock | None = None
     try:
         if slot is not None and not path.exists():
             _create(path)
+        if slot is not None and not slot.nested:
+            run_lock = RunLock.acquire(path, deadline, wait)
         con = _open(path, read_only, deadline, wait)
         try:
             if slot is None:
@@ -118,10 +133,14 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
             con.close()  # a newer schema, a failed migration: nothing of this open stays
             raise
     except BaseException:
+        if run_lock is not None:
+            run_lock.release()
         if slot is not None:
             slot.release()
         raise
-    return con if slot is None else _WriterConnection(con, slot, path, crashed_roots)
+    if slot is None:
+        return con
+    return WriterConnection(con, slot, path, crashed_roots, run_lock=run_lock, wait=wait)
 
 
 def _create(path: pathlib.Path) -> None:
@@ -178,22 +197,23 @@ class _Slot:
 def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> Any:
     import duckdb
 
+    if read_only:
+        try:
+            return open_reader(path, max(0.0, deadline - time.monotonic()))
+        except duckdb.Error as exc:
+            raise corrupt_error(path, str(exc)) from exc
     delay = 0.01
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path))
         except duckdb.Error as exc:
             msg = str(exc)
             if _SAME_PROCESS in msg:
-                if not read_only:
-                    raise CatalogError(
-                        f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
-                        "connection still open); close it and run again"
-                    ) from exc
-                con = duckdb.connect(str(path))
-                con.execute("BEGIN TRANSACTION READ ONLY")  # closing the connection ends it
-                return con
-            if not any(w in msg.lower() for w in _LOCK_WORDS):
+                raise CatalogError(
+                    f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
+                    "connection still open); close it and run again"
+                ) from exc
+            if not busy(msg):  # held by another process, or by this one's readers
                 raise corrupt_error(path, msg) from exc
             if time.monotonic() >= deadline:
                 pid = _LOCK_PID.search(msg)
@@ -205,39 +225,6 @@ def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> 
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
-
-
-class _WriterConnection:
-    """A read-write catalog connection; closing it frees this process's writer slot."""
-
-    def __init__(self, con: Any, slot: _Slot, path: pathlib.Path,
-                 crashed_roots: tuple[str, ...] = ()) -> None:
-        self._con = con
-        self._slot: _Slot | None = slot
-        #: The catalog file, for messages about it.
-        self.path = path
-        #: Roots of the runs this connection marked ``crashed``: their temporaries are leftovers.
-        self.crashed_roots = crashed_roots
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-    def close(self) -> None:
-        """Close the connection and let the next writer of this process in."""
-        slot, self._slot = self._slot, None
-        try:
-            self._con.close()
-        finally:
-            if slot is not None:
-                slot.release()
-
-    def __del__(self) -> None:
-        # A caller that forgot close() must not keep every later run of the process waiting.
-        if getattr(self, "_slot", None) is not None:
-            try:
-                self.close()
-            except RuntimeError:
-                return  # collected in another thread than the one that opened it
 
 
 def corrupt_error(path: pathlib.Path, detail: str) -> CatalogError:
@@ -313,19 +300,25 @@ def _upgrade(path: pathlib.Path) -> None:
     """
     import duckdb
 
+    if lock_holders(path):
+        return  # a run (between its batches) or another reader has it: read it as it is
     try:
         slot = _Slot(path, 0)
     except CatalogError:
         return  # another thread of this process writes it, and migrated it on open
+    run_lock = None
     try:
+        run_lock = RunLock.acquire(path, time.monotonic(), 0)
         con = _open(path, False, time.monotonic(), 0)
         try:
             _ensure_schema(con, path)
         finally:
             con.close()
-    except (CatalogError, duckdb.Error):
+    except (CatalogError, duckdb.Error, OSError):
         return  # held by another process, or not writable: read it as it is
     finally:
+        if run_lock is not None:
+            run_lock.release()
         slot.release()
 
 

@@ -1,8 +1,9 @@
 """The writer a run uses: its records committed from one background thread, on a time bound.
 
 It owns only turning queued rows into transactions on a connection that
-:func:`assetry.records.connect` opened, and reporting the first write that
-failed. What the rows say, and what a run does when its catalog fails, is the
+:func:`assetry.records.connect` opened, releasing the file between them (so
+readers of other processes get in while a run goes), and reporting the first
+write that failed. What the rows say, and what a run does when its catalog fails, is the
 engine's.
 """
 
@@ -24,6 +25,10 @@ _LINGER_S = 0.02
 #: are at least this far apart: a few transactions a second, not one per row, and no row
 #: waits longer than this plus one commit. A killed run loses at most that much.
 _INTERVAL_S = 0.1
+#: The file is let go (readers of other processes get in) at most this long after it was
+#: opened, between two batches or in a quiet spell; a reader waits about this long at most.
+#: Letting go after every batch would cost a run more (each reopening replays the log).
+_RELEASE_S = 0.2
 
 
 class CatalogWriter:
@@ -54,6 +59,9 @@ class CatalogWriter:
         self._stopping = False
         self._stopped = False  # the thread has left its loop (closed, or after a failure)
         self._error: CatalogError | None = None
+        #: When the file was last opened for this writer (None: released): it is let go
+        #: :data:`_RELEASE_S` later, after the batch then under way.
+        self._held_since: float | None = time.monotonic()
         self._wake = threading.Event()  # something is pending
         self._hurry = threading.Event()  # a flush or close: commit without lingering
         self._thread = threading.Thread(target=self._loop, name="assetry-catalog", daemon=True)
@@ -164,7 +172,13 @@ class CatalogWriter:
     def _loop(self) -> None:
         last_commit = -_INTERVAL_S
         while True:
-            self._wake.wait()
+            if not self._wake.wait(self._until_release()):
+                try:
+                    self._release()  # quiet, and held long enough: let readers in
+                except BaseException as exc:  # noqa: BLE001 (kept, and raised by every call)
+                    self._fail(exc, [])
+                    return
+                continue
             if not self._hurry.is_set():
                 started = time.monotonic()
                 self._hurry.wait(max(_LINGER_S, last_commit + _INTERVAL_S - started))
@@ -176,16 +190,13 @@ class CatalogWriter:
                 self._hurry.clear()
             last_commit = time.monotonic()
             try:
+                if items and self._held_since is None:
+                    self._held_since = time.monotonic()  # the write opens the file again
                 self._write(items)
+                if items and not stop and self._until_release() == 0:
+                    self._release()
             except BaseException as exc:  # noqa: BLE001 (kept, and raised to the run by every call)
-                _rollback(self._con)
-                with self._lock:
-                    self._error = _failure(self._con, exc)
-                    self._stopped = True
-                    events += self._events
-                    self._events = []
-                for e in events:
-                    e.set()
+                self._fail(exc, events)
                 return
             for e in events:
                 e.set()
@@ -196,6 +207,32 @@ class CatalogWriter:
                 for e in events:
                     e.set()
                 return
+
+    def _fail(self, exc: BaseException, events: list[threading.Event]) -> None:
+        """Keep the first failure, wake every waiter, and stop writing."""
+        _rollback(self._con)
+        with self._lock:
+            self._error = _failure(self._con, exc)
+            self._stopped = True
+            events += self._events
+            self._events = []
+        for e in events:
+            e.set()
+
+    def _until_release(self) -> float | None:
+        """Seconds until the file is to be let go (0: now); None when it is not held."""
+        if self._held_since is None or getattr(type(self._con), "release", None) is None:
+            return None
+        return max(0.0, self._held_since + _RELEASE_S - time.monotonic())
+
+    def _release(self) -> None:
+        # Between batches the catalog file is free for readers in other processes; the
+        # run lock keeps other runs out (records/_runlock.py). A plain DuckDB connection
+        # (no release) simply stays open.
+        release = getattr(type(self._con), "release", None)
+        if release is not None:
+            release(self._con)
+        self._held_since = None
 
     def _write(self, items: list[tuple[str, Any]]) -> None:
         if not items:
@@ -231,6 +268,8 @@ def _failure(con: Any, exc: BaseException) -> CatalogError:
 
 
 def _rollback(con: Any) -> None:
+    if getattr(con, "released", False):
+        return  # closed between batches: no transaction is open, and none is worth a reopen
     try:
         con.execute("ROLLBACK")
     except Exception:  # noqa: BLE001 (no transaction left to roll back: the first error is the one)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import io
+import multiprocessing
 import os
+import signal
 import sys
 import threading
 import types
@@ -49,6 +51,7 @@ def pack(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
 
 def run_packed(payload: bytes) -> bytes:
     """Run a packed call in this (worker) process; return its packed result."""
+    _leave_ctrl_c_to_the_driver()
     try:
         fn, args, kwargs = cloudpickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 (unpickling runs arbitrary reducers)
@@ -64,6 +67,16 @@ def run_packed(payload: bytes) -> bytes:
             f"the result of the task cannot be sent back from the worker process "
             f"({type(exc).__name__}: {exc})"
         ) from None
+
+
+def _leave_ctrl_c_to_the_driver() -> None:
+    """In a worker process, ignore SIGINT: Ctrl-C in a terminal reaches every process of the
+    group, and the driver decides whether a running task finishes (its grace period) or its
+    worker is stopped (see :mod:`assetry.engine.interrupts`)."""
+    if multiprocessing.parent_process() is None or threading.current_thread() is not threading.main_thread():
+        return  # the driver itself, or a thread of a Dask worker
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def unpack(data: bytes) -> Any:
@@ -119,6 +132,12 @@ def _without_hooks(arg: Any) -> Any:
 
 
 _REGISTRY_LOCK = threading.Lock()
+_DYNAMIC = "<dynamic-code>"
+
+
+def _code_in_file(code: types.CodeType, filename: str) -> types.CodeType:
+    """A code object sent by value, given back its file name (see ``_Pickler.reducer_override``)."""
+    return code.replace(co_filename=filename)
 
 
 class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
@@ -130,6 +149,10 @@ class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
         self._seen: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.CodeType) and obj.co_filename != _DYNAMIC:
+            # cloudpickle names code sent by value "<dynamic-code>"; keep the real file, so a
+            # worker's traceback shows the user's file, line and source.
+            return _code_in_file, (obj.replace(co_filename=_DYNAMIC), obj.co_filename)
         if isinstance(obj, (types.FunctionType, type, types.ModuleType)):
             name = obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__
             if isinstance(name, str) and name not in self._seen:
