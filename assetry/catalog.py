@@ -121,14 +121,37 @@ class Catalog:
         finally:
             con.close()
 
-    def load(self, name: str, partition: str | None = None, *, as_type: Any = None) -> Any:
+    def versions(self, name: str, partition: str | None = None) -> pl.DataFrame:
+        """The earlier products of an asset, newest first (``kept`` false once removed).
+
+        Columns: ``data_fingerprint``, ``fingerprint``, ``run_id``, ``created_at``,
+        ``rows``, ``bytes``, ``kept`` (see docs/versions.md).
+
+        Examples:
+            >>> Catalog("data/catalog.duckdb").versions("delays")  # doctest: +SKIP
+        """
+        return self.sql(
+            "SELECT data_fingerprint, fingerprint, run_id, created_at, rows, bytes, kept "
+            "FROM versions WHERE asset = ? AND partition IS NOT DISTINCT FROM ? "
+            "ORDER BY created_at DESC, kept_at DESC", [name, partition],
+        )
+
+    def load(self, name: str, partition: str | None = None, *, as_type: Any = None,
+             version: int | str | None = None) -> Any:
         """The latest stored value of an asset, loaded as ``as_type`` (natural type by default).
+
+        ``version`` loads a kept earlier product instead: ``-1`` the previous one,
+        ``-2`` the one before, or a prefix of its data fingerprint.
 
         Examples:
             >>> Catalog("data/catalog.duckdb").load("delays")  # doctest: +SKIP
+            >>> Catalog("data/catalog.duckdb").load("delays", version=-1)  # doctest: +SKIP
         """
         records = self.records()
         record = records.get((name, partition))
+        if version is not None and record is not None:
+            io = CatalogForm.from_row(record).rebuild(name)
+            return io.load(self.version_location(name, partition, version), as_type)
         if record is None and partition is None:
             parts = sorted(k[1] for k in records if k[0] == name and k[1] is not None)
             if parts:
@@ -142,6 +165,18 @@ class Catalog:
         # Only this row's manager is rebuilt: reading the records decodes none.
         io = CatalogForm.from_row(record).rebuild(name)
         return io.load(record["location"], as_type)
+
+    def version_location(self, name: str, partition: str | None, version: int | str) -> str:
+        """Where a kept version's product is (``version`` as for :meth:`load`)."""
+        from assetry.engine.restore import choose_version
+
+        rows = self.sql(
+            "SELECT v.data_fingerprint, v.location FROM versions v WHERE v.asset = ? AND "
+            "v.partition IS NOT DISTINCT FROM ? AND v.kept ORDER BY v.created_at DESC, "
+            "v.kept_at DESC", [name, partition],
+        ).rows()
+        current = self.records().get((name, partition), {}).get("data_fingerprint")
+        return choose_version(name, rows, current, version)
 
     def status(
         self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,

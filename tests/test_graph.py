@@ -67,7 +67,7 @@ def test_unknown_option_is_rejected():
 
 OPTIONS = [
     "name", "io", "deps", "schema", "code_version", "cache", "on_finish", "on_failure",
-    "checks", "retries", "description", "tags", "partitions",
+    "checks", "retries", "description", "tags", "partitions", "versions",
 ]
 
 

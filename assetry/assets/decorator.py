@@ -62,6 +62,8 @@ class AssetSpec:
     kind: str = "python"
     #: Extra fingerprint material for non-Python assets (the rendered SQL, the client).
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Earlier versions of the product kept (docs/versions.md); None: the run's setting.
+    versions: int | None = None
 
     @classmethod
     def from_function(cls, fn: Callable[..., Any], **options: Any) -> AssetSpec:
@@ -97,6 +99,9 @@ class AssetSpec:
         if not isinstance(retries, int) or retries < 0:
             raise AssetGraphError(f"asset {name!r} has retries={retries!r}; give a whole number >= 0")
         tags = dict(options.pop("tags", None) or {})
+        versions = options.get("versions")
+        if versions is not None and (not isinstance(versions, int) or versions < 0):
+            raise AssetGraphError(f"asset {name!r} has versions={versions!r}; give a whole number >= 0")
         return cls(
             name=name, fn=fn, params=tuple(params), deps=deps, io=io, checks=checks,
             retries=retries, tags=tags, partitions=partitions, **options,
@@ -229,6 +234,7 @@ def asset(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     partitions: Partitions | None = None,
+    versions: int | None = None,
 ) -> Callable[[Callable[..., Any]], Asset]: ...
 
 
@@ -249,6 +255,7 @@ def asset(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     partitions: Partitions | None = None,
+    versions: int | None = None,
     # Accepts nothing (a type checker rejects any name through the overloads); it is
     # here so that a misspelt option gets an error listing the options, not a TypeError.
     **unknown: Never,
@@ -277,6 +284,8 @@ def asset(
         description: A sentence shown by the catalog and the UI.
         tags: Free-form ``{key: value}`` labels.
         partitions: ``DailyPartitions(...)`` or ``StaticPartitions([...])``.
+        versions: How many earlier versions of the product to keep (default: the run's
+            ``versions=``, 3); 0 keeps none. See docs/versions.md.
 
     Examples:
         >>> import polars as pl
@@ -297,6 +306,7 @@ def asset(
             f, name=name, io=io, deps=deps, schema=schema, code_version=code_version,
             cache=cache, on_finish=on_finish, on_failure=on_failure, checks=checks,
             retries=retries, description=description, tags=tags, partitions=partitions,
+            versions=versions,
         ))
 
     return build if fn is None else build(fn)

@@ -1,4 +1,4 @@
-"""The ``assetry`` command: materialize, status, accept, list, sql, logs, plot, ui and demo.
+"""The ``assetry`` command: materialize, status, accept, restore, gc, list, sql, logs, plot, ui, demo.
 
 It owns parsing the command line, laying its options over the defaults of an
 ``assetry.yaml`` spec (the command line wins), printing, and the exit codes:
@@ -38,6 +38,7 @@ from assetry.cli.project import (
 )
 from assetry.engine import materialize as run
 from assetry.engine.executors import EXECUTORS
+from assetry.engine.restore import DEFAULT_VERSIONS, collect_garbage, parse_age, restore_asset
 from assetry.engine.status import dry_run, plan_counts, plan_text, plan_word
 from assetry.errors import AssetError, MaterializeError
 from assetry.io_managers import default_for_annotation
@@ -372,6 +373,54 @@ def accept(select: tuple[str, ...], **where: Any) -> None:
     print_frame(frame)
     done = sum(1 for v in frame["accepted"] if v)
     click.echo(f"{done} accepted, {frame.height - done} not accepted")
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("target", metavar="TARGET")
+@click.argument("asset_name", metavar="ASSET")
+@click.option("--version", "version", default="-1", show_default=True, metavar="V",
+              help="-1 the previous product, -2 the one before, or a data fingerprint prefix.")
+@click.option("--partition", metavar="KEY", help="The partition, for a partitioned asset.")
+@click.option("--catalog", metavar="FILE", help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help="Directory of the file products [default: the last run's].")
+def restore(target: str, asset_name: str, version: str, partition: str | None,
+            catalog: str | None, root: str | None) -> None:
+    """Make a kept earlier version of ASSET's product current (see docs/versions.md).
+
+    \b
+    Examples:
+      assetry restore pipeline.py delays
+      assetry restore pipeline.py delays --version 3f9a
+    """
+    project = load_project(target, root=root, catalog=catalog)
+    reason = restore_asset(project.catalog, project.catalog_object().root, asset_name,
+                           version, partition)
+    click.echo(f"{asset_name}: {reason}")
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("target", metavar="[TARGET]", required=False)
+@click.option("--keep", type=click.IntRange(min=0), metavar="N",
+              help="Versions kept per asset besides the current product [default: 3 unless --older-than].")
+@click.option("--older-than", metavar="AGE", help="Remove versions older than AGE (30d, 12h, 2w).")
+@click.option("--catalog", metavar="FILE", help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help="Directory of the file products [default: the last run's].")
+def gc(target: str | None, keep: int | None, older_than: str | None, catalog: str | None,
+       root: str | None) -> None:
+    """Remove kept versions of products; never a current product.
+
+    \b
+    Examples:
+      assetry gc pipeline.py --keep 1
+      assetry gc pipeline.py --older-than 30d
+    """
+    project = load_project(target, root=root, catalog=catalog)
+    age = parse_age(older_than) if older_than else None
+    if keep is None and age is None:
+        keep = DEFAULT_VERSIONS
+    removed = collect_garbage(project.catalog, project.catalog_object().root, keep=keep,
+                              older_than=age)
+    click.echo(f"{removed} version(s) removed")
 
 
 @cli.command(name="list", context_settings=_CONTEXT)

@@ -11,6 +11,9 @@ It also observes sources (:meth:`RunContext.plan_source`): the same
 observation as a product's, planned by :func:`~assetry.engine.planner.plan_source`;
 and it explains an intent (:class:`Explanation`): the digest of each code
 definition and each config value, from which the planner names what changed.
+
+Longer than 400 lines: the run context and the explanation of its intents
+share their caches (one code walk per asset per run feeds both).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import functools
 import json
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -33,7 +36,7 @@ from assetry.engine.planner import Intent, Record, StepPlan, plan_source
 from assetry.errors import AssetError, AssetGraphError, StorageError
 from assetry.fingerprints import partition_fingerprint
 from assetry.io_managers import IOManager, default_for_annotation
-from assetry.io_managers.base import Observation
+from assetry.io_managers.base import FileIOManager, Observation
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.io_managers.sources import SourceIO
 
@@ -119,6 +122,8 @@ class RunContext:
     _rebuilt: dict[CatalogForm, IOManager] = attrs.field(factory=dict)
     _parts: dict[str, tuple[str, str, str, str | None]] = attrs.field(factory=dict)
     _records: dict[tuple[str, str | None], Record | None] = attrs.field(factory=dict)
+    #: Observations taken ahead by :meth:`prepare`, each handed out once by :meth:`observe`.
+    _ahead: dict[tuple[str, str | None], Observation | None] = attrs.field(factory=dict)
 
     def declared_io(self, name: str) -> IOManager | None:
         """The IO manager from ``io=`` or the return annotation; None when the value decides."""
@@ -168,6 +173,10 @@ class RunContext:
 
     def observe(self, name: str, partition: str | None = None) -> Observation | None:
         """The product's current state (None when missing), re-hashing only on a stat change."""
+        if self._ahead:
+            ahead = self._ahead.pop((name, partition), _UNSEEN)
+            if ahead is not _UNSEEN:
+                return ahead  # type: ignore[no-any-return]
         io, location = self.product(name, partition)
         if io is None or location is None:
             return None
@@ -264,6 +273,34 @@ class RunContext:
         else:
             whole = partition_fingerprint(base, up)
         return Intent(code, config, io, up, whole, self.explanation(name))
+
+    def prepare(self, steps: Iterable[tuple[str, str | None]]) -> None:
+        """Compute the code, config and IO fingerprints of these steps' assets now, all at once,
+        and observe their file products (a ``stat`` each).
+
+        Neither depends on upstream data, and only the step itself writes its
+        product, so the runner does this before the first task starts: then the
+        main thread does not compete, step by step, with worker threads for the
+        GIL (each ``stat`` and hash would wait for it). Anything that cannot be
+        computed here is left to :meth:`intent` and :meth:`observe`, which raise
+        the same error where the step is planned.
+        """
+        steps = list(steps)
+        for step in steps:
+            io, location = self.product(*step)
+            if isinstance(io, FileIOManager) and location is not None and step not in self._ahead:
+                try:
+                    self._ahead[step] = self.observe(*step)
+                except Exception:  # noqa: BLE001, S112 - raised again, in its place, by observe()
+                    continue
+        for name in dict.fromkeys(s[0] for s in steps):
+            if name in self._parts:
+                continue
+            try:
+                self._parts[name] = self._intent_parts(name)
+                self.explanation(name)
+            except Exception:  # noqa: BLE001, S112 - raised again, in its place, by intent()
+                continue
 
     def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
         """Code, config and IO fingerprints; for a partitioned asset, its partitions' base too."""

@@ -8,6 +8,9 @@ have now (:class:`Intent`). :func:`plan_step` is the one plan of a step: the
 runner, ``status`` and ``accept`` all call it; :func:`decide` is its freshness
 rule and :func:`accept_reason` the rule of ``accept``.
 
+A step that would run, but whose fingerprint is a kept version's (:mod:`assetry.engine.restore`),
+is ``restored``: ``restored: version of 2026-12-01 14:03 (run 41ab09cd)``.
+
 A source is planned by :func:`plan_source` from its observation alone:
 ``source changed``, ``up to date``, or failed (``source missing: raw/flights.csv``).
 
@@ -25,7 +28,7 @@ wording of reasons.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -36,7 +39,7 @@ from assetry.io_managers.base import Observation
 from assetry.records import loads_upstream
 
 __all__ = [
-    "ACCEPTED", "BLOCKED", "FAILED", "OBSERVED", "RUN", "SKIPPED", "SOURCE_CHANGED",
+    "ACCEPTED", "BLOCKED", "FAILED", "OBSERVED", "RESTORED", "RUN", "SKIPPED", "SOURCE_CHANGED",
     "UP_TO_DATE", "Decision", "Explain", "Facts", "Intent", "Record", "StepPlan",
     "UpstreamState", "accept_reason", "decide", "plan_source", "plan_step",
 ]
@@ -51,6 +54,8 @@ SOURCE_CHANGED = "source changed"
 RUN, SKIPPED, BLOCKED, FAILED = "run", "skipped", "blocked", "failed"
 #: A source's step: observed, never run.
 OBSERVED = "observed"
+#: A kept version of the product is put back instead of running the function.
+RESTORED = "restored"
 
 
 @attrs.frozen
@@ -279,6 +284,14 @@ class StepPlan:
     record: Record | None = None
     #: Why the step failed, for a step failed before it ran.
     error: str | None = None
+    #: The kept version a ``restored`` plan puts back (an :class:`assetry.engine.restore.Kept`).
+    version: Any = None
+    #: Why a ``restored`` step would run if its version cannot be put back.
+    stale_reason: str | None = None
+
+    def run_instead(self) -> StepPlan:
+        """A ``restored`` plan whose version cannot be put back: run, for the stale reason."""
+        return attrs.evolve(self, action=RUN, reason=self.stale_reason or self.reason, version=None)
 
     @property
     def run(self) -> bool:
@@ -299,14 +312,17 @@ def plan_step(
     forced: bool = False,
     cache: bool = True,
     before_run: bool = False,
+    versions: Mapping[str, Any] | None = None,
 ) -> StepPlan:
-    """Plan one step: block it, fail it, skip it, or run it.
+    """Plan one step: block it, fail it, skip it, restore it, or run it.
 
     In a run, an upstream that failed blocks the step and an upstream without
     a product fails it; otherwise :func:`decide`'s rule says run or skip. Before a
     run (``status``, ``accept``: ``before_run=True``) nothing has failed yet
     and an upstream without a product may yet be made: it enters the intent
     with an empty fingerprint, and ``upstream.stale`` names those that rerun first.
+    ``versions`` maps fingerprints to kept versions of the product: a stale step whose
+    fingerprint is one of them is ``restored`` (not when forced or uncached).
 
     Examples:
         >>> class Nothing:
@@ -342,6 +358,10 @@ def plan_step(
         reason = f"product missing: {unreadable}"
     if reason is None:
         return StepPlan(SKIPPED, UP_TO_DATE, intent, observation, record)
+    version = (versions or {}).get(intent.fingerprint)
+    if version is not None and not (forced or not cache or upstream.stale):
+        return StepPlan(RESTORED, version.reason, intent, observation, record,
+                        version=version, stale_reason=reason)
     return StepPlan(RUN, reason, intent, observation, record)
 
 

@@ -116,7 +116,8 @@ class Recorder:
             "fingerprint": intent.fingerprint if intent else (row or {}).get("fingerprint"),
             "code_fingerprint": intent.code if intent else (row or {}).get("code_fingerprint"),
             "data_fingerprint": (
-                data_fp if record.status in ("materialized", "skipped", "accepted", "observed")
+                data_fp if record.status in ("materialized", "skipped", "accepted", "observed",
+                                         "restored")
                 else None
             ),
             "started_at": started_at or now(), "duration_s": record.duration_s,

@@ -10,12 +10,17 @@ come to is one :class:`~assetry.engine.state.StepState` per step, in one dict
 that the result holds. Ctrl-C and SIGTERM (:mod:`assetry.engine.interrupts`)
 stop the scheduling; the steps they stop are recorded ``interrupted``, the
 run too, and ``materialize()`` raises KeyboardInterrupt once all is recorded.
+
+Longer than 400 lines: ``materialize()`` and the one ``_Run`` that schedules,
+plans, submits and records each step; split, each part would reach into the
+others' state (the step states, the stop, the recorder) on every step.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import queue
 import time
 import uuid
 from collections import deque
@@ -35,6 +40,7 @@ from assetry.engine.interrupts import Stop, children, hard_stop, interrupt_error
 from assetry.engine.observing import observe_source
 from assetry.engine.planner import FAILED, OBSERVED, RUN, SKIPPED, UpstreamState, plan_step
 from assetry.engine.recording import Recorder, now
+from assetry.engine.restore import DEFAULT_VERSIONS, VersionKeeper, check_versions, read_kept
 from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
 from assetry.engine.roots import RunLock, check_catalog_apart, prepare_root, remove_temporaries
 from assetry.engine.runlog import with_log
@@ -67,6 +73,7 @@ def materialize(
     on_failure: Any = None,
     reporter: Reporter | None = None,
     clients: Mapping[str, Any] | None = None,
+    versions: int = DEFAULT_VERSIONS,
 ) -> MaterializeResult:
     """Run every selected asset (and partition) that is stale, skip the fresh ones, record it all.
 
@@ -89,6 +96,8 @@ def materialize(
         reporter: told of progress (a :class:`~assetry.reporting.Reporter`).
         clients: ``{name: client}`` for assets naming theirs (``SQLTable(client="warehouse")``),
             resolved before anything is planned; an unknown name is an error.
+        versions: earlier file and directory products kept per asset (its ``versions=`` wins;
+            0 keeps none); a kept one matching the fingerprint is restored (docs/versions.md).
 
     Examples:
         >>> result = materialize([flights, delays], root="data")  # doctest: +SKIP
@@ -96,6 +105,7 @@ def materialize(
         ['flights', 'delays']
         >>> materialize([daily_flights], partitions="2013-01-01..2013-01-31")  # doctest: +SKIP
     """
+    keep_versions = check_versions(versions)
     graph = AssetGraph.build(bind_clients(assets, clients))
     selected = graph.select(select)
     forced = _forced(force, graph)
@@ -108,7 +118,8 @@ def materialize(
     catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
     catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / DEFAULT_CATALOG)
     check_catalog_apart(graph.specs.values(), catalog_path)  # no asset may write into the catalog
-    run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter))
+    run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter),
+               keep_versions=keep_versions)
     with RunLock(root_path, run.run_id):  # held to the end: no sweep takes this run's temporaries
         result = run.execute(executor, max_workers)
     if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
@@ -143,7 +154,9 @@ class _Run:
     catalog_path: str
     reporter: Reporter | None
     run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    keep_versions: int = DEFAULT_VERSIONS
     ctx: RunContext = attrs.field(init=False)
+    keeper: VersionKeeper = attrs.field(init=False)
     recorder: Recorder = attrs.field(init=False)
     result: MaterializeResult = attrs.field(init=False)
     #: Every step's state, by step: the one dict, shared with the result.
@@ -159,7 +172,9 @@ class _Run:
             remove_temporaries(crashed)
         try:
             self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
+            kept = read_kept(con)
             writer = CatalogWriter(con)
+            self.keeper = VersionKeeper(self.root, writer, self.keep_versions, kept)
             self.recorder = Recorder(writer, self.run_id, self.ctx.rows)
             self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
@@ -179,6 +194,7 @@ class _Run:
                         if writer.failed:
                             self.recorder.abandon(self.result)
                         else:
+                            self.keeper.prune_run(self.graph.specs, self.states)
                             self.recorder.finish(self.result)
                     finally:
                         writer.close()  # raises the writer's CatalogError after a failed write
@@ -195,9 +211,15 @@ class _Run:
             obs = self.ctx.observe(*step)
             self.states[step] = StepState(status=EXTERNAL, product=self._product(step),
                                           data_fingerprint=obs.data_fingerprint if obs else None)
+        # Code, config and IO fingerprints and file observations depend on no upstream step:
+        # all of them now, before any worker competes with the main thread for the GIL.
+        self.ctx.prepare(s for s in self.steps.order if not is_source(self.graph.specs[s[0]]))
         waiting = dict(self.steps.waiting)
         ready = deque(s for s in self.steps.order if waiting[s] == 0)
         futures: dict[cf.Future[Outcome], StepKey] = {}
+        # Each future puts itself here when done (at once if it already is): taking
+        # one costs O(1), where ``cf.wait`` over every pending future cost O(pending).
+        finished: queue.SimpleQueue[cf.Future[Outcome]] = queue.SimpleQueue()
         if self.reporter is not None:
             self.reporter.run_started([label(s) for s in self.steps.order])
         while (ready or futures) and not self.stop.expired():
@@ -209,17 +231,25 @@ class _Run:
                 if task is None:
                     self._release(step, waiting, ready)
                 else:
-                    futures[self._submit(pool, step, task)] = step
+                    future = self._submit(pool, step, task)
+                    futures[future] = step
+                    future.add_done_callback(finished.put)
             if self.stop.requested and not futures:
                 break
             if futures:
                 # Look up now and then: a signal only sets a flag (see interrupts.Stop).
-                done, _ = cf.wait(futures, timeout=self.stop.timeout(),
-                                  return_when=cf.FIRST_COMPLETED)
-                for future in done:
+                try:
+                    future = finished.get(timeout=self.stop.timeout())
+                except queue.Empty:
+                    continue
+                while True:  # the first to finish, then every other one already done
                     step = futures.pop(future)
                     self._complete(step, _outcome_of(future))
                     self._release(step, waiting, ready)
+                    try:
+                        future = finished.get_nowait()
+                    except queue.Empty:
+                        break
         for step in futures.values():  # still running when the run stopped at once
             self._interrupted(step, None)
 
@@ -244,8 +274,15 @@ class _Run:
             return None
         upstream = upstream_state(self.graph, step, self.states)
         plan = plan_step(step, upstream, self.ctx, forced=name in self.forced,
-                         cache=self.graph.specs[name].cache)
+                         cache=self.graph.specs[name].cache, versions=self.keeper.matching(step))
+        if plan.version is not None:  # restored: a kept version is put back, nothing runs
+            done = self.keeper.restore_step(step, plan, self.ctx, self.recorder)
+            if done is not None:
+                self._record(step, done[0], plan.reason, outcome=done[1])
+                return None
+            plan = plan.run_instead()  # the version is gone: run as planned without it
         if plan.action == RUN:
+            self.keeper.set_aside_step(step, plan, self.ctx, self.graph.specs[step[0]])
             self.states[step] = StepState(reason=plan.reason, intent=plan.intent)
             return self._task(step, upstream)
         if plan.action == SKIPPED:  # fresh: its product was observed, unchanged

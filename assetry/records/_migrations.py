@@ -13,9 +13,9 @@ then append a :class:`Migration` here with the next version.
 
 Examples:
     >>> SCHEMA_VERSION
-    3
+    4
     >>> [m.version for m in MIGRATIONS]
-    [2, 3]
+    [2, 3, 4]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from assetry.records._schema import add_column
+from assetry.records._schema import add_column, create_table
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
 
@@ -67,6 +67,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "what an asset printed and logged is kept per materialization; each definition's "
             "code digest lets a reason name what changed; sources are assets assetry only observes"
         ),
+    ),
+    Migration(
+        version=4,
+        adds={},
+        why="earlier products are kept as versions and restored on a matching fingerprint",
+        statements=(create_table("versions"),),
     ),
 )
 

@@ -345,7 +345,15 @@ def _recover_crashed(con: Any) -> tuple[str, ...]:
 
 
 def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
-    """Every row of ``assets``, keyed by (asset, partition)."""
+    """Every row of ``assets``, keyed by (asset, partition).
+
+    A run's connection lets the file go once they are read: the run prepares
+    itself before its first batch, and readers need not wait for that.
+    """
     cur = con.execute("SELECT * FROM assets")
     cols = [d[0] for d in cur.description]
-    return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
+    records = {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
+    release = getattr(type(con), "release", None)
+    if release is not None:
+        release(con)
+    return records

@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from assetry.errors import CatalogError
-from assetry.records._runlock import WRITER_ALIAS, attach
+from assetry.records._runlock import WRITER_ALIAS, attach, knock
 
 __all__ = ["ReaderConnection", "open_reader"]
 
@@ -101,6 +101,7 @@ def open_reader(path: pathlib.Path, wait: float) -> ReaderConnection:
         if ready:
             attached.readers += 1
     if not ready:
+        knock(path)  # a run's writer lets the file go after its batch under way
         with attached.lock:
             if attached.readers == 0:
                 attach(hub, path, attached.alias, read_only=True, wait=wait)

@@ -10,11 +10,15 @@ the kernel drops it when the holder dies, even by SIGKILL, and
 ``/proc/locks`` lists it, so :func:`~assetry.records.lock_holders` still names
 a live run while its DuckDB connection is released. :class:`WriterConnection`
 is the connection a writer gets: it releases between batches and attaches the
-file again at the next statement. It knows nothing of rows.
+file again at the next statement. A reader that finds the file held touches
+``<catalog>.readers`` (:func:`knock`); the writer, which looks at that file's
+time between batches, then lets go after the batch under way. It knows
+nothing of rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
@@ -24,7 +28,10 @@ from typing import Any
 from assetry.errors import CatalogError
 from assetry.records._locks import lock_holders
 
-__all__ = ["WRITER_ALIAS", "RunLock", "WriterConnection", "attach", "busy", "holder", "wal_bytes"]
+__all__ = [
+    "WRITER_ALIAS", "RunLock", "WriterConnection", "attach", "busy", "holder", "knock",
+    "knock_path", "knocked_at", "wal_bytes",
+]
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 #: DuckDB's words for "another process holds the file", and for "this process holds it
@@ -124,7 +131,7 @@ def attach(con: Any, path: pathlib.Path, alias: str, *, read_only: bool, wait: f
                     "connections to the catalog (ASSETRY_CATALOG_WAIT sets the wait in seconds)"
                 ) from exc
             time.sleep(delay)
-            delay = min(delay * 2, 0.02 if not read_only else 0.05)
+            delay = min(delay * 2, 0.02)
 
 
 def busy(message: str) -> bool:
@@ -140,6 +147,59 @@ def holder(message: str) -> str:
     if "unique file handle" in message.lower():
         return "a connection of this process"
     return "another process"
+
+
+def knock_path(path: str | os.PathLike[str]) -> str:
+    """The file a reader touches when a run holds the catalog: ``<catalog>.readers``.
+
+    Its modification time is the only message: "a reader waits". The run's
+    writer looks at it between batches (one ``stat``) and, when it changed,
+    lets the file go after the batch under way instead of up to
+    ``_RELEASE_S`` later. It holds no data and no lock; the writer removes it
+    when the run ends.
+    """
+    return f"{path}.readers"
+
+
+def knock(path: str | os.PathLike[str]) -> None:
+    """Tell a run holding the catalog that a reader waits (best effort: a read-only
+    directory only makes the reader wait for the run's regular release).
+
+    Only a run is told (a process holding the run lock): another tool holding the
+    file (the DuckDB CLI) reads no knock, and would leave the file behind.
+    """
+    if not _run_holds(path):
+        return
+    try:
+        with open(knock_path(path), "a"):
+            pass
+        os.utime(knock_path(path))
+    except OSError:
+        return
+
+
+def _run_holds(path: str | os.PathLike[str]) -> bool:
+    """Whether some process holds an ``flock`` (the run lock) on ``path``; True if unknown."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return True  # no /proc (macOS): knock anyway
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    # "1: FLOCK  ADVISORY  WRITE 321 fe:00:2146964 0 EOF" ("->" marks a blocked waiter).
+    return any(
+        len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == wanted and "->" not in parts
+        for parts in (line.split() for line in lines)
+    )
+
+
+def knocked_at(path: str | os.PathLike[str]) -> int:
+    """When a reader last knocked (nanoseconds; 0 if never)."""
+    try:
+        return os.stat(knock_path(path)).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def wal_bytes(path: pathlib.Path) -> int:
@@ -254,6 +314,8 @@ class WriterConnection:
                 self._hub.close()
                 self._hub = None
             if self._run_lock is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(knock_path(self.path))
                 self._run_lock.release()  # after DuckDB let go: closing drops POSIX locks
             if slot is not None:
                 slot.release()

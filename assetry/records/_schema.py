@@ -86,6 +86,22 @@ TABLES: dict[str, dict[str, str]] = {
         "blocking": "BOOLEAN",
         "detail": "VARCHAR",
     },
+    # schema 4: earlier products kept under <root>/.assetry/versions (docs/versions.md)
+    "versions": {
+        "asset": "VARCHAR",
+        "partition": "VARCHAR",
+        "data_fingerprint": "VARCHAR",
+        "fingerprint": "VARCHAR",
+        "run_id": "VARCHAR",  # the run that made the product
+        "created_at": "TIMESTAMP",  # when that run stored it
+        "rows": "BIGINT",
+        "bytes": "BIGINT",
+        "location": "VARCHAR",  # where the version is kept
+        "kept": "BOOLEAN",  # false once retention or gc removed it
+        "product": "VARCHAR",  # where the product is put back
+        "schema": "VARCHAR",
+        "kept_at": "TIMESTAMP",  # when it was set aside
+    },
 }
 
 #: Tables with a primary key (``meta``'s keys are unique, so its rows upsert).

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from assetry.errors import CatalogError
+from assetry.records._runlock import knocked_at
 from assetry.records._schema import TABLES
 
 __all__ = ["CatalogWriter"]
@@ -29,6 +30,8 @@ _INTERVAL_S = 0.1
 #: opened, between two batches or in a quiet spell; a reader waits about this long at most.
 #: Letting go after every batch would cost a run more (each reopening replays the log).
 _RELEASE_S = 0.2
+#: While it holds the file, the writer looks this often whether a reader knocked.
+_KNOCK_S = 0.02
 
 
 class CatalogWriter:
@@ -61,7 +64,9 @@ class CatalogWriter:
         self._error: CatalogError | None = None
         #: When the file was last opened for this writer (None: released): it is let go
         #: :data:`_RELEASE_S` later, after the batch then under way.
-        self._held_since: float | None = time.monotonic()
+        self._held_since: float | None = (
+            None if getattr(con, "released", False) else time.monotonic())
+        self._knock_seen = knocked_at(con.path) if getattr(con, "path", None) else 0
         self._wake = threading.Event()  # something is pending
         self._hurry = threading.Event()  # a flush or close: commit without lingering
         self._thread = threading.Thread(target=self._loop, name="assetry-catalog", daemon=True)
@@ -172,12 +177,13 @@ class CatalogWriter:
     def _loop(self) -> None:
         last_commit = -_INTERVAL_S
         while True:
-            if not self._wake.wait(self._until_release()):
-                try:
-                    self._release()  # quiet, and held long enough: let readers in
-                except BaseException as exc:  # noqa: BLE001 (kept, and raised by every call)
-                    self._fail(exc, [])
-                    return
+            if not self._wake.wait(self._poll()):
+                if self._should_release():  # quiet, and held long enough, or a reader knocked
+                    try:
+                        self._release()
+                    except BaseException as exc:  # noqa: BLE001 (kept, and raised by every call)
+                        self._fail(exc, [])
+                        return
                 continue
             if not self._hurry.is_set():
                 started = time.monotonic()
@@ -193,7 +199,7 @@ class CatalogWriter:
                 if items and self._held_since is None:
                     self._held_since = time.monotonic()  # the write opens the file again
                 self._write(items)
-                if items and not stop and self._until_release() == 0:
+                if items and not stop and self._should_release():
                     self._release()
             except BaseException as exc:  # noqa: BLE001 (kept, and raised to the run by every call)
                 self._fail(exc, events)
@@ -219,11 +225,32 @@ class CatalogWriter:
         for e in events:
             e.set()
 
-    def _until_release(self) -> float | None:
-        """Seconds until the file is to be let go (0: now); None when it is not held."""
-        if self._held_since is None or getattr(type(self._con), "release", None) is None:
+    def _held(self) -> bool:
+        return self._held_since is not None and getattr(type(self._con), "release", None) is not None
+
+    def _poll(self) -> float | None:
+        """How long the loop may sleep with nothing to write: None while the file is not held,
+        else until it is due to be let go, looking every :data:`_KNOCK_S` for a knock."""
+        if not self._held():
             return None
-        return max(0.0, self._held_since + _RELEASE_S - time.monotonic())
+        return min(_KNOCK_S, max(0.0, self._held_since + _RELEASE_S - time.monotonic()))  # type: ignore[operator]
+
+    def _should_release(self) -> bool:
+        """Held for :data:`_RELEASE_S`, or a reader knocked since the last look
+        (records/_runlock.py, ``knock``): then the file goes after the batch under way."""
+        if not self._held():
+            return False
+        return time.monotonic() - self._held_since >= _RELEASE_S or self._knocked()  # type: ignore[operator]
+
+    def _knocked(self) -> bool:
+        path = getattr(self._con, "path", None)
+        if path is None:
+            return False
+        at = knocked_at(path)
+        if at > self._knock_seen:
+            self._knock_seen = at
+            return True
+        return False
 
     def _release(self) -> None:
         # Between batches the catalog file is free for readers in other processes; the
