@@ -105,7 +105,10 @@ class Project:
         sys.modules[self.name] = module
         try:
             spec.loader.exec_module(module)
-            return set(materialize(module, root=self.root, executor="sync").materialized)
+            result = materialize(module, root=self.root, executor="sync")
+            # A version put back (restored) stands for a rerun: same fingerprint, same product.
+            restored = {n for n, why in result.reasons.items() if why.startswith("restored")}
+            return set(result.materialized) | restored
         finally:
             del sys.modules[self.name]
 

@@ -193,3 +193,27 @@ def test_build_clients_makes_each_client_by_name(tmp_path) -> None:
     assert list(clients) == ["local", "lite"]
     assert isinstance(clients["local"], DuckDBClient)
     assert isinstance(clients["lite"], SQLAlchemyClient)
+
+
+def test_versions_key_is_read_and_checked(tmp_path) -> None:
+    """`versions:` is a whole number >= 0 that reaches materialize(versions=N)."""
+    spec = load_spec(_write(tmp_path, "assets: [pipeline.py]\nversions: ${KEEP:-0}\n"), env={})
+    assert spec.versions == 0 and spec.run_options()["versions"] == 0
+    with pytest.raises(AssetError, match=r"versions: expected a whole number of at least 0"):
+        load_spec(_write(tmp_path, "assets: [pipeline.py]\nversions: -1\n"), env={})
+
+
+def test_versions_key_reaches_the_run(tmp_path) -> None:
+    """With `versions: 0` in the spec, a replaced product keeps no earlier version."""
+    import subprocess
+    import sys
+
+    (tmp_path / "assetry.yaml").write_text("assets: [pipe.py]\nversions: 0\n", encoding="utf-8")
+    source = "from assetry import asset\n\n@asset\ndef n() -> dict:\n    return {{'n': {}}}\n"
+    for value in (1, 2):
+        (tmp_path / "pipe.py").write_text(source.format(value), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "assetry", "materialize", str(tmp_path)],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    kept = tmp_path / "data" / ".assetry" / "versions"
+    assert not kept.exists() or not any(p.is_file() for p in kept.rglob("*"))

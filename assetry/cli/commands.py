@@ -243,6 +243,7 @@ def materialize(
             root=project.run_root, catalog=project.catalog,
             executor="sync" if post_mortem else project.executor or "threads",
             max_workers=project.max_workers,
+            **({"versions": project.versions} if project.versions is not None else {}),
             config=project.config or None, partitions=parse_partitions(partitions),
             raise_on_error=False, reporter=make_reporter(sys.stderr, verbose=verbose, hint=hint),
         )

@@ -57,6 +57,7 @@ class Project:
     config: dict[str, dict[str, Any]]
     executor: str | None = None
     max_workers: int | None = None
+    versions: int | None = None
     #: The project directory (see the module docstring).
     directory: pathlib.Path = attrs.field(factory=pathlib.Path.cwd)
     #: The modules, or their specs with named clients resolved: what the engine is given.
@@ -107,6 +108,7 @@ def load_project(
         modules=loaded.modules, root=root_path, catalog=catalog_path, config=merged,
         executor=executor or (spec.executor if spec else None),
         max_workers=workers or (spec.max_workers if spec else None),
+        versions=spec.versions if spec else None,
         directory=directory, assets=bind_clients(list(loaded.modules), clients), clients=clients,
     )
 

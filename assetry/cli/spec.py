@@ -5,6 +5,9 @@ every key and type, reporting all problems at once with the key's path. It
 resolves relative paths from the spec's directory. It imports no asset module
 and opens no database; :meth:`Spec.build_clients` builds the clients on demand,
 and :meth:`Spec.named_clients` builds each one only when an asset names it.
+
+Longer than 400 lines: every key's check sits beside the others so that all
+problems of a spec are reported at once, in one pass.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from assetry.errors import AssetError
 
 __all__ = ["ClientSpec", "Spec", "expand_env", "load_spec"]
 
-_KEYS = ("assets", "root", "catalog", "clients", "config", "executor", "max_workers")
+_KEYS = ("assets", "root", "catalog", "clients", "config", "executor", "max_workers", "versions")
 _CLIENT_KINDS = {"url": "an SQLAlchemy URL", "duckdb": "a DuckDB database path"}
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
@@ -78,6 +81,8 @@ class Spec:
     config: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     executor: str | None = None
     max_workers: int | None = None
+    #: Earlier versions kept per asset (``materialize(versions=N)``), if given.
+    versions: int | None = None
 
     @property
     def directory(self) -> pathlib.Path:
@@ -118,6 +123,7 @@ class Spec:
             "catalog": self.catalog,
             "executor": self.executor,
             "max_workers": self.max_workers,
+            "versions": self.versions,
             "config": {k: dict(v) for k, v in self.config.items()} or None,
         }
         return {k: v for k, v in options.items() if v is not None}
@@ -283,6 +289,14 @@ class _Checker:
         self.problems.append(f"max_workers: expected a whole number of at least 1, {_got(value)}")
         return None
 
+    def versions(self, value: Any) -> int | None:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        self.problems.append(f"versions: expected a whole number of at least 0, {_got(value)}")
+        return None
+
     def clients(self, value: Any) -> dict[str, ClientSpec]:
         built = {}
         for name, entry in self.mapping("clients", value).items():
@@ -327,6 +341,7 @@ _FIELDS: dict[str, Callable[[_Checker, Any], Any]] = {
     "config": _Checker.config,
     "executor": lambda c, v: c.choice("executor", v, EXECUTORS),
     "max_workers": _Checker.max_workers,
+    "versions": _Checker.versions,
 }
 
 
