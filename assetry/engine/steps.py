@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from assetry._surface import option_hint
 from assetry.assets.graph import AssetGraph
 from assetry.engine.planner import BLOCKED, FAILED, UpstreamState
 from assetry.engine.state import STALE, UNKNOWN, StepState
@@ -174,7 +175,7 @@ def selection_items(selection: Any) -> tuple[str, ...]:
         selection = [selection]
     if not isinstance(selection, Iterable):
         raise AssetGraphError(
-            f"partitions={selection!r} is not a key, a 'first..last' range or a list of these"
+            f"{option_hint('partitions')} {selection!r} is not a key, a 'first..last' range or a list of these"
         )
     items = []
     for item in selection:
@@ -182,7 +183,7 @@ def selection_items(selection: Any) -> tuple[str, ...]:
             item = (item.date() if isinstance(item, dt.datetime) else item).isoformat()
         if not isinstance(item, str) or not item.strip():
             raise AssetGraphError(
-                f"partitions= entry {item!r} is not a key or a 'first..last' range"
+                f"{option_hint('partitions')} entry {item!r} is not a key or a 'first..last' range"
             )
         items.append(item.strip())
     return tuple(items)
@@ -213,7 +214,7 @@ def select_keys(
     if unmatched:
         known = "; ".join(f"{n}: {p.describe()}" for n, p in sets.items()) or "none selected"
         raise AssetGraphError(
-            f"partitions= names {', '.join(map(repr, unmatched))}, which no selected "
+            f"{option_hint('partitions')} names {', '.join(map(repr, unmatched))}, which no selected "
             f"partitioned asset has (their partitions: {known})"
         )
     order = {name: {k: i for i, k in enumerate(parts.keys())} for name, parts in sets.items()}
