@@ -243,7 +243,7 @@ def materialize(
             root=project.run_root, catalog=project.catalog,
             executor="sync" if post_mortem else project.executor or "threads",
             max_workers=project.max_workers,
-            **({"versions": project.versions} if project.versions is not None else {}),
+            versions=DEFAULT_VERSIONS if project.versions is None else project.versions,
             config=project.config or None, partitions=parse_partitions(partitions),
             raise_on_error=False, reporter=make_reporter(sys.stderr, verbose=verbose, hint=hint),
         )
@@ -277,7 +277,7 @@ def _quoted(word: str) -> str:
 
 def _debug(result: Any) -> None:
     """Post-mortem debugging of the first failure, in the asset's own frame."""
-    import pdb  # noqa: T100 - --pdb asks for the debugger
+    import pdb
 
     exc = result.exception
     if exc.__traceback__ is None:

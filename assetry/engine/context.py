@@ -188,7 +188,7 @@ class RunContext:
             raise StorageError(f"cannot read the product of {name!r} at {location!r}: {exc}") from exc
         except AssetError:
             raise  # the planner makes an unreadable product stale
-        except Exception as exc:  # noqa: BLE001 - a driver's own error while observing
+        except Exception as exc:
             raise StorageError(f"cannot read the product of {name!r} at {location!r}: "
                                f"{type(exc).__name__}: {exc}") from exc
 
@@ -199,11 +199,11 @@ class RunContext:
         # The row as read, not a Record: a no-op run observes thousands of sources.
         row = self.rows.get(step)
         recorded = row["data_fingerprint"] if row is not None else None
-        previous = (Observation(recorded, row.get("stat_key"))  # type: ignore[union-attr]
+        previous = (Observation(recorded, row.get("stat_key"))  # type: ignore[union-attr,arg-type]
                     if row is not None and row.get("location") == location else None)
         try:
             observation = io.observe(location, previous)  # type: ignore[union-attr,arg-type]
-        except Exception as exc:  # noqa: BLE001 - an unreadable source (or a raising observe=) fails its step
+        except Exception as exc:
             where = _where(io, key, location)
             return plan_source(None, recorded, where, unreadable=True, error=(
                 f"source {name!r} cannot be observed at {where!r}: {type(exc).__name__}: {exc}"
@@ -291,7 +291,7 @@ class RunContext:
             if isinstance(io, FileIOManager) and location is not None and step not in self._ahead:
                 try:
                     self._ahead[step] = self.observe(*step)
-                except Exception:  # noqa: BLE001, S112 - raised again, in its place, by observe()
+                except Exception:
                     continue
         for name in dict.fromkeys(s[0] for s in steps):
             if name in self._parts:
@@ -299,7 +299,7 @@ class RunContext:
             try:
                 self._parts[name] = self._intent_parts(name)
                 self.explanation(name)
-            except Exception:  # noqa: BLE001, S112 - raised again, in its place, by intent()
+            except Exception:
                 continue
 
     def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
@@ -417,7 +417,7 @@ def short_value(value: Any, width: int = 40) -> str:
         return f"{type(value).__name__}{tuple(shape)!r}"
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ of the user's: the type says enough
+    except Exception:
         text = ""
     if text and len(text) <= width and "\n" not in text:
         return text
