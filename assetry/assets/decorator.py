@@ -130,7 +130,7 @@ class AssetSpec:
 def _hints_cached(fn: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure to resolve leaves the raw annotations
         # An annotation naming something not importable here: keep the raw text.
         hints = dict(getattr(fn, "__annotations__", {}))
     return tuple(hints.items())

@@ -180,7 +180,7 @@ def run_checks(asset: str, value: Any, checks: Iterable[Any]) -> list[CheckOutco
         check = as_check(item)
         try:
             result = check.evaluate(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a raising check is a failed check, by contract
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             result = CheckResult(False, f"raised {type(exc).__name__}: {first}")
         outcomes.append(CheckOutcome(check.name, bool(result.passed), check.blocking, result.detail))

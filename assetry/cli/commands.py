@@ -277,7 +277,7 @@ def _quoted(word: str) -> str:
 
 def _debug(result: Any) -> None:
     """Post-mortem debugging of the first failure, in the asset's own frame."""
-    import pdb
+    import pdb  # noqa: T100 - --pdb asks for the debugger
 
     exc = result.exception
     if exc.__traceback__ is None:

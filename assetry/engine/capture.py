@@ -135,7 +135,7 @@ class _ThreadHandler(logging.Handler):
             return
         try:
             buf.write(self.format(record) + "\n")
-        except Exception:
+        except Exception:  # noqa: BLE001 (a record that cannot be formatted: as logging does)
             self.handleError(record)
 
 

@@ -188,7 +188,7 @@ class RunContext:
             raise StorageError(f"cannot read the product of {name!r} at {location!r}: {exc}") from exc
         except AssetError:
             raise  # the planner makes an unreadable product stale
-        except Exception as exc:
+        except Exception as exc:  # a driver's own error while observing: re-raised as StorageError
             raise StorageError(f"cannot read the product of {name!r} at {location!r}: "
                                f"{type(exc).__name__}: {exc}") from exc
 
@@ -203,7 +203,7 @@ class RunContext:
                     if row is not None and row.get("location") == location else None)
         try:
             observation = io.observe(location, previous)  # type: ignore[union-attr,arg-type]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an unreadable source (or a raising observe=) fails its step
             where = _where(io, key, location)
             return plan_source(None, recorded, where, unreadable=True, error=(
                 f"source {name!r} cannot be observed at {where!r}: {type(exc).__name__}: {exc}"
@@ -291,7 +291,7 @@ class RunContext:
             if isinstance(io, FileIOManager) and location is not None and step not in self._ahead:
                 try:
                     self._ahead[step] = self.observe(*step)
-                except Exception:
+                except Exception:  # noqa: BLE001, S112 - raised again, in its place, by observe()
                     continue
         for name in dict.fromkeys(s[0] for s in steps):
             if name in self._parts:
@@ -299,7 +299,7 @@ class RunContext:
             try:
                 self._parts[name] = self._intent_parts(name)
                 self.explanation(name)
-            except Exception:
+            except Exception:  # noqa: BLE001, S112 - raised again, in its place, by intent()
                 continue
 
     def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
@@ -417,7 +417,7 @@ def short_value(value: Any, width: int = 40) -> str:
         return f"{type(value).__name__}{tuple(shape)!r}"
     try:
         text = repr(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken __repr__ of the user's: the type says enough
         text = ""
     if text and len(text) <= width and "\n" not in text:
         return text

@@ -39,7 +39,7 @@ def _call(hook: Any, arg: Any, what: str, kept: str) -> None:
         return
     try:
         hook(arg)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (a hook never loses a stored product)
         name = repr(getattr(hook, "__qualname__", hook))
         message = f"{what.format(name=name)} raised {type(exc).__name__}: {exc}{kept}"
         _log.warning(message)

@@ -201,7 +201,7 @@ class VersionKeeper:
         target = version_path(self.root, step[0], step[1], row["data_fingerprint"])
         try:
             keep(location, target)  # type: ignore[arg-type]
-        except Exception:
+        except Exception:  # noqa: BLE001 - no version is a lost shortcut, never a failed run
             return
         kept = Kept(
             asset=step[0], partition=step[1], data_fingerprint=row["data_fingerprint"],

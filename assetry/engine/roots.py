@@ -328,6 +328,6 @@ def _duckdb_client(io: Any) -> Any:
         return None
     try:
         client = io.client  # SQLTable, DuckDBTable, Relation, QueryDump, PartitionedTable
-    except Exception:
+    except Exception:  # noqa: BLE001 - a user's manager with a property that fails: not ours
         return None
     return client if getattr(client, "dialect", None) == "duckdb" else None

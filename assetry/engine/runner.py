@@ -421,7 +421,7 @@ def _outcome_of(future: cf.Future[Outcome]) -> Outcome:
     except AssetError as exc:
         return Outcome(ok=False, duration_s=0.0, error=str(exc), error_kind=type(exc).__name__,
                        exception=exc)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the executor failed (a worker died, unpicklable task)
         return Outcome(ok=False, duration_s=0.0, error=f"{type(exc).__name__}: {exc}",
                        exception=exc)
 

@@ -198,7 +198,7 @@ def _attempt(task: Task, attempt: int, start: float) -> Outcome:
             ok=True, duration_s=time.perf_counter() - start, attempts=attempt, stored=stored,
             observation=observation, io=io, checks=checks,
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the boundary around user code: every failure is an outcome
         cause = exc.__cause__ if isinstance(exc, _UserError) and exc.__cause__ else exc
         kind = type(exc).__name__ if isinstance(exc, AssetError) and not isinstance(exc, _UserError) else None
         message = str(exc) if isinstance(exc, (AssetError,)) else f"{type(exc).__name__}: {exc}"
@@ -255,7 +255,7 @@ def _store(task: Task, io: IOManager, value: Any, location: str) -> Stored:
             raise
         try:
             named = type(exc)(f"asset {task.label!r}: {exc}")
-        except Exception:
+        except Exception:  # noqa: BLE001 - a subclass with another signature keeps its message
             named = None
         if named is None:
             raise

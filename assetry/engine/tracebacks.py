@@ -126,7 +126,7 @@ def portable(exc: BaseException | None, text: str | None) -> BaseException | Non
 
     try:
         copy = cloudpickle.loads(cloudpickle.dumps(exc))
-    except Exception:
+    except Exception:  # noqa: BLE001 (pickling runs arbitrary reducers; any failure means it cannot travel)
         copy = None
     if copy is not None and type(copy).__name__ == type(exc).__name__ and str(copy) == str(exc):
         return exc

@@ -165,7 +165,7 @@ def unwrap(obj: Any) -> tuple[Any, bool]:
         try:
             wrapped = getattr(obj, "__wrapped__", None)
             asset = asset or (wrapped is not None and hasattr(obj, "spec"))
-        except Exception:
+        except Exception:  # noqa: BLE001 (a proxy whose __getattr__ fails wraps nothing we can follow)
             wrapped = None
         if wrapped is None:
             break

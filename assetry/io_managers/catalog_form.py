@@ -77,7 +77,7 @@ class CatalogForm:
             text = json.dumps(settings, allow_nan=False)
             # Kept by description only if it rebuilds to the same description.
             same = _encode(_rebuild(io_class, text).catalog_settings()) == settings
-        except Exception:
+        except Exception:  # noqa: BLE001 (anything that does not round-trip is kept as a pickle)
             same = False
         if same:
             return cls(io_class=io_class, io_settings=text)

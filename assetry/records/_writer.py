@@ -181,7 +181,7 @@ class CatalogWriter:
                 if self._should_release():  # quiet, and held long enough, or a reader knocked
                     try:
                         self._release()
-                    except BaseException as exc:
+                    except BaseException as exc:  # noqa: BLE001 (kept, and raised by every call)
                         self._fail(exc, [])
                         return
                 continue
@@ -201,7 +201,7 @@ class CatalogWriter:
                 self._write(items)
                 if items and not stop and self._should_release():
                     self._release()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 (kept, and raised to the run by every call)
                 self._fail(exc, events)
                 return
             for e in events:
@@ -299,7 +299,7 @@ def _rollback(con: Any) -> None:
         return  # closed between batches: no transaction is open, and none is worth a reopen
     try:
         con.execute("ROLLBACK")
-    except Exception:
+    except Exception:  # noqa: BLE001 (no transaction left to roll back: the first error is the one)
         return
 
 

@@ -59,7 +59,7 @@ def preview(location: str | None, roots: Iterable[str], partition: str | None = 
     path = pathlib.Path(location)
     try:
         return _file(path)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any reader error is shown, never raised
         return {"note": f"no preview: {type(exc).__name__}: {_first_line(str(exc))}"}
 
 

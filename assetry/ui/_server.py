@@ -117,5 +117,5 @@ def _warm(app: object) -> None:
         names, edges, _, _ = pages.structure()
         if names:
             graph_svg(names, edges, {n["asset"]: n for n in nodes})
-    except Exception:
+    except Exception:  # noqa: BLE001 - the first request computes it again and shows the error
         return

@@ -41,7 +41,7 @@ class SyncExecutor(cf.Executor):
         future: cf.Future[_T] = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (a future carries any error, as a pool's does)
             future.set_exception(exc)
         return future
 

@@ -100,7 +100,7 @@ class DaskExecutor(cf.Executor):
             finished = [j for j in jobs if j[0].status == "finished"]
             try:
                 results = self._client.gather([j[0] for j in finished]) if finished else []
-            except Exception:
+            except Exception:  # noqa: BLE001 (a result lost meanwhile: fetch one by one below)
                 results = None
             if results is not None:
                 for (_, outer, name), data in zip(finished, results):
@@ -110,7 +110,7 @@ class DaskExecutor(cf.Executor):
             ]:
                 try:
                     _set_result(outer, future.result(), name)
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 (a remote error, a cancel, a lost worker)
                     outer.set_exception(_remote_error(exc, name))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -137,7 +137,7 @@ class DaskExecutor(cf.Executor):
 def _set_result(outer: cf.Future[Any], data: bytes, name: str) -> None:
     try:
         outer.set_result(unpack(data))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (unpickling runs arbitrary reducers)
         outer.set_exception(AssetError(
             f"the result of {name} cannot be read back from its Dask worker ({exc})"
         ))

@@ -230,7 +230,7 @@ def _deliver(job: _Job, inner: cf.Future[bytes], exc: BaseException | None) -> N
         return
     try:
         job.outer.set_result(unpack(inner.result()))
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 (unpickling runs arbitrary reducers)
         job.outer.set_exception(AssetError(
             f"the result of {job.label} cannot be read back from its worker process "
             f"({type(err).__name__}: {err})"

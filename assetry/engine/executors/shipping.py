@@ -54,7 +54,7 @@ def run_packed(payload: bytes) -> bytes:
     _leave_ctrl_c_to_the_driver()
     try:
         fn, args, kwargs = cloudpickle.loads(payload)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (unpickling runs arbitrary reducers)
         raise AssetError(
             f"the task could not be loaded in the worker process ({type(exc).__name__}: {exc}); "
             "the modules it uses must be importable there"
@@ -62,7 +62,7 @@ def run_packed(payload: bytes) -> bytes:
     result = fn(*args, **kwargs)
     try:
         return cloudpickle.dumps(result)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
         raise AssetError(
             f"the result of the task cannot be sent back from the worker process "
             f"({type(exc).__name__}: {exc})"
@@ -89,7 +89,7 @@ def pack_or_fail(outer: Any, where: str, fn: Callable[..., Any], args: tuple[Any
     """:func:`pack`, or set a clear error on ``outer`` and return None when it does not pickle."""
     try:
         return pack(fn, *args, **kwargs)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (pickling runs arbitrary reducers)
         outer.set_exception(AssetError(
             f"{label(fn, args)} cannot be sent to {where}: it does not pickle "
             f"({type(exc).__name__}: {exc})"
@@ -184,7 +184,7 @@ def _importable_cached(name: str, origin: str | None, path: tuple[str, ...]) -> 
         find = getattr(finder, "find_spec", None)
         try:
             spec = find(top, None) if find is not None else None
-        except Exception:
+        except Exception:  # noqa: BLE001 (a third-party finder that fails finds nothing)
             spec = None
         if spec is not None:
             if top != name or origin is None or spec.origin in (None, "built-in", "frozen"):
