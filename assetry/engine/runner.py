@@ -45,7 +45,15 @@ from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
 from assetry.engine.roots import RunLock, check_catalog_apart, prepare_root, remove_temporaries
 from assetry.engine.runlog import with_log
 from assetry.engine.state import EXTERNAL, MATERIALIZED, RUNNING, StepState
-from assetry.engine.steps import StepKey, Steps, expand, label, run_keys, upstream_state
+from assetry.engine.steps import (
+    StepKey,
+    Steps,
+    expand,
+    forced_names,
+    label,
+    run_keys,
+    upstream_state,
+)
 from assetry.engine.task import Input, Outcome, Task, run_task
 from assetry.engine.tracebacks import attach_remote_traceback
 from assetry.errors import AssetError, AssetGraphError
@@ -108,7 +116,7 @@ def materialize(
     keep_versions = check_versions(versions)
     graph = AssetGraph.build(bind_clients(assets, clients))
     selected = graph.select(select)
-    forced = _forced(force, graph)
+    forced = forced_names(force, graph)
     values = resolve_config(graph, config)
     if partitions is not None and not any(s.partitions for s in graph.specs.values()):
         hint = option_hint("partitions")  # the command line's --partitions, or partitions=
@@ -130,18 +138,6 @@ def materialize(
         if raise_on_error:
             raise materialize_error(result)
     return result
-
-
-def _forced(force: bool | str | Iterable[str], graph: AssetGraph) -> set[str]:
-    if force is True:
-        return set(graph.specs)
-    if not force:
-        return set()
-    names = {force} if isinstance(force, str) else set(force)
-    unknown = sorted(names - set(graph.specs))
-    if unknown:
-        raise AssetGraphError(f"force names unknown asset(s): {', '.join(map(repr, unknown))}")
-    return names
 
 
 @attrs.define

@@ -53,7 +53,7 @@ from assetry.engine.recording import Recorder, now
 from assetry.engine.result import StepRecord
 from assetry.engine.roots import remove_temporaries
 from assetry.engine.state import EXTERNAL, STALE, StepState
-from assetry.engine.steps import StepKey, expand, run_keys, upstream_state
+from assetry.engine.steps import StepKey, expand, forced_names, run_keys, upstream_state
 from assetry.errors import AssetGraphError
 from assetry.io_managers.base import Observation, Stored
 from assetry.records import CatalogWriter, connect
@@ -179,7 +179,7 @@ def dry_run(assets: Any, *, catalog: Any, select: Any = None, force: Any = False
     """
     ctx, selected = _context(assets, catalog, select, config, root, clients)
     graph = ctx.graph
-    forced = _forced(force, graph)
+    forced = forced_names(force, graph)
     if partitions is not None and not any(s.partitions for s in graph.specs.values()):
         raise AssetGraphError(
             f"{option_hint('partitions')} was given, but no selected asset is partitioned"
@@ -205,19 +205,6 @@ def dry_run(assets: Any, *, catalog: Any, select: Any = None, force: Any = False
                                  data_fingerprint=_data_fingerprint(plan.observation))
         decided[name].append((step[1], plan.fresh, plan.reason))
     return _status_frame(graph, list(decided), decided, False)
-
-
-def _forced(force: Any, graph: AssetGraph) -> set[str]:
-    """The names ``force`` (True, a name or names) makes run, as ``materialize`` reads it."""
-    if force is True:
-        return set(graph.specs)
-    if not force:
-        return set()
-    names = {force} if isinstance(force, str) else set(force)
-    unknown = sorted(names - set(graph.specs))
-    if unknown:
-        raise AssetGraphError(f"force names unknown asset(s): {', '.join(map(repr, unknown))}")
-    return names
 
 
 def plan_word(fresh: bool, reason: str) -> str:

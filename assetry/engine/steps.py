@@ -31,7 +31,7 @@ from assetry.errors import AssetGraphError
 from assetry.fingerprints import combined_fingerprint
 from assetry.partitions import Partitions
 
-__all__ = ["StepKey", "Steps", "expand", "label", "run_keys", "upstream_state", "upstream_steps"]
+__all__ = ["StepKey", "Steps", "expand", "forced_names", "label", "run_keys", "upstream_state", "upstream_steps"]
 
 #: ``(asset, partition key)``; the key is None for an unpartitioned asset.
 StepKey = tuple[str, str | None]
@@ -219,3 +219,16 @@ def select_keys(
         )
     order = {name: {k: i for i, k in enumerate(parts.keys())} for name, parts in sets.items()}
     return {n: tuple(sorted(ks, key=order[n].__getitem__)) for n, ks in chosen.items()}
+
+
+def forced_names(force: bool | str | Iterable[str], graph: AssetGraph) -> set[str]:
+    """The names ``force`` (True, a name or names) makes run; the runner and the plan read it alike."""
+    if force is True:
+        return set(graph.specs)
+    if not force:
+        return set()
+    names = {force} if isinstance(force, str) else set(force)
+    unknown = sorted(names - set(graph.specs))
+    if unknown:
+        raise AssetGraphError(f"force names unknown asset(s): {', '.join(map(repr, unknown))}")
+    return names
