@@ -89,3 +89,7 @@ def held_catalog(path: pathlib.Path) -> Iterator[subprocess.Popen]:
     finally:
         holder.kill()
         holder.wait()
+
+
+# A real S3 server (moto over HTTP on 127.0.0.1) and a bucket per test: tests/s3_server.py.
+from s3_server import s3, s3_server  # noqa: F401

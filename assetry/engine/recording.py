@@ -20,12 +20,23 @@ from assetry.io_managers.base import Stored
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import CatalogWriter, dumps_upstream
 
-__all__ = ["Recorder", "now"]
+__all__ = ["Recorder", "executor_name", "now"]
 
 
 def now() -> dt.datetime:
     """The current UTC time, naive (the catalog's TIMESTAMP columns are UTC)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def executor_name(executor: Any) -> str:
+    """What ``runs.executor`` records: ``"threads"``..., ``"dask"`` for a ``distributed.Client``,
+    else an executor's ``name`` or its class name (never a repr, which can hold addresses)."""
+    if isinstance(executor, str):
+        return executor
+    if type(executor).__module__.startswith("distributed"):
+        return "dask"
+    name = getattr(executor, "name", None)
+    return name if isinstance(name, str) else type(executor).__name__
 
 
 @attrs.define
@@ -41,7 +52,7 @@ class Recorder:
         """The ``runs`` row, and the graph's edges in ``dependencies``."""
         self.writer.put("runs", {
             "run_id": self.run_id, "started_at": now(), "status": "running",
-            "root": str(root), "executor": str(getattr(executor, "name", executor)),
+            "root": str(root), "executor": executor_name(executor),
             "pid": os.getpid(),
         })
         names = list(graph.specs)

@@ -23,13 +23,14 @@ import pathlib
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Self
 
 from assetry._surface import option_hint
 from assetry.errors import AssetGraphError, StorageError
 from assetry.io_managers.base import TEMP_MARKER, durable, temporary_run
 from assetry.records import DEFAULT_CATALOG, lock_holders
+from assetry.storage import RemoteRoot, is_remote, local_root
 
 try:  # POSIX; elsewhere runs hold no lock, and only the age rule below applies
     import fcntl
@@ -40,7 +41,9 @@ __all__ = [
     "RUNS_DIR",
     "RunLock",
     "check_catalog_apart",
+    "default_catalog",
     "prepare_root",
+    "remove_dead_locks",
     "remove_temporaries",
     "run_alive",
     "run_lock_path",
@@ -50,8 +53,13 @@ __all__ = [
 RUNS_DIR = os.path.join(".assetry", "runs")
 
 
-def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
+def prepare_root(root: Any, storage_options: Any = None) -> pathlib.Path:
     """Create the root directory, prove it writable, and remove leftovers of dead runs.
+
+    A root on an object store (``s3://bucket/prefix``, ``gs://``, ``az://``) is
+    checked reachable with ``storage_options`` (kept in memory for the run's
+    locations, never recorded) and returned as a :class:`~assetry.storage.RemoteRoot`;
+    ``file://`` is a local path. See :func:`prepare_remote_root`.
 
     A temporary named with a run's id is removed when that run's lock is free
     (the run died, whatever catalog it used); a run that is still writing never
@@ -70,6 +78,10 @@ def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
     """
     started = time.time()
     durable()  # a bad ASSETRY_FSYNC is refused before anything runs
+    if isinstance(root, str):
+        root = local_root(root)
+    if is_remote(root) or (hasattr(root, "storage_options") and is_remote(str(root))):
+        return prepare_remote_root(root, storage_options)  # type: ignore[return-value]
     path = pathlib.Path(os.path.abspath(os.path.expanduser(str(root))))
     if path.exists() and not path.is_dir():
         raise StorageError(f"root {str(path)!r} is a file, not a directory; choose another {option_hint('root')}")
@@ -84,12 +96,61 @@ def prepare_root(root: str | os.PathLike[str]) -> pathlib.Path:
             f"choose another {option_hint('root')}"
         ) from exc
     remove_temporaries(path, before=started,
-                       unnamed=lock_holders(path / DEFAULT_CATALOG) == set())
+                       unnamed=lambda: lock_holders(path / DEFAULT_CATALOG) == set())
     return path
 
 
+def prepare_remote_root(root: Any, storage_options: Any = None) -> RemoteRoot:
+    """Check a remote root (its bucket reachable with these options) and register its options.
+
+    ``root`` is a URL, or an object with a URL as ``str()`` and ``storage_options``
+    (a ``upath.UPath``); ``storage_options`` given here win over the object's.
+
+    Raises:
+        StorageError: credentials in the URL, no bucket, the library missing, or
+            the bucket cannot be reached (the message names no credential).
+    """
+    from assetry import storage
+
+    url = storage.remote_root(str(root))
+    options = storage_options if storage_options is not None else getattr(
+        root, "storage_options", None)
+    storage.register(url, options)
+    storage.check_root(url)
+    return url
+
+
+def remove_dead_locks(lock_root: str | os.PathLike[str]) -> list[str]:
+    """Remove the lock files of dead runs in ``<lock_root>/.assetry/runs`` (nothing else).
+
+    A remote root keeps no temporaries to sweep, but its runs' locks are local
+    (beside the catalog), and a killed run leaves its lock file behind.
+    """
+    runs_dir = os.path.join(lock_root, RUNS_DIR)
+    removed = []
+    for run in _lock_files(runs_dir):
+        with _dead_run(runs_dir, run) as dead:
+            if dead:
+                removed.append(os.path.join(runs_dir, f"{run}.lock"))
+    return removed
+
+
+def default_catalog(root: Any) -> str:
+    """The catalog when none is given: ``<root>/catalog.duckdb``; for a remote root, the
+    local ``catalog.duckdb`` in the current directory (the catalog is never on the store).
+
+    Examples:
+        >>> default_catalog("data")
+        'data/catalog.duckdb'
+    """
+    if is_remote(root):
+        return os.path.abspath(DEFAULT_CATALOG)
+    return os.path.join(root, DEFAULT_CATALOG)
+
+
 def remove_temporaries(
-    root: str | os.PathLike[str], *, before: float | None = None, unnamed: bool = True
+    root: str | os.PathLike[str], *, before: float | None = None,
+    unnamed: bool | Callable[[], bool] = True,
 ) -> list[str]:
     """Remove the temporary products (files and directories) of dead runs under ``root``.
 
@@ -104,7 +165,8 @@ def remove_temporaries(
     Args:
         root: the directory to sweep, recursively (symbolic links are not followed).
         before: a ``time.time()`` value; default now.
-        unnamed: whether temporaries that name no live-or-dead run here may go at all.
+        unnamed: whether temporaries that name no live-or-dead run here may go at all
+            (or a function that tells, asked only if there are such temporaries).
 
     Returns:
         The removed paths.
@@ -135,7 +197,7 @@ def remove_temporaries(
         with _dead_run(runs_dir, run) as dead:
             if dead:
                 removed += _remove_all(by_run.get(run, ()))
-    if unnamed:
+    if unnamed_found and (unnamed() if callable(unnamed) else unnamed):
         removed += _remove_all(p for p in unnamed_found if _newest_mtime(p) < cutoff)
     return removed
 

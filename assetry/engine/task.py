@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import os
 import pathlib
 import re
@@ -37,6 +36,7 @@ from assetry.engine.tracebacks import format_traceback, portable
 from assetry.errors import AssetError, CheckError, StorageError
 from assetry.io_managers import IOManager, default_for_annotation, default_for_value
 from assetry.io_managers.base import Observation, PartitionedProduct, Stored, run_scope
+from assetry.storage import RemoteRoot, is_remote, register
 
 __all__ = ["Input", "Outcome", "Task", "run_task", "summarize", "where_of"]
 
@@ -69,6 +69,11 @@ class Task:
     #: The run's id: the product's temporary carries it, and it is put in place only while
     #: the run lives (a worker orphaned by a killed driver never replaces a newer product).
     run_id: str | None = None
+    #: The credentials and endpoint of a remote root (:class:`assetry.storage.StorageOptions`,
+    #: whose repr hides them), registered in the worker's process before anything is read.
+    storage: Any = None
+    #: Where the run's lock is when it is not under the root (a remote root: beside the catalog).
+    lock_root: str | None = None
     #: Where the asset is defined, for messages (``module:function``, or a .sql file); set in
     #: the driver, where the user's modules have their real names.
     where: str = attrs.field(
@@ -138,6 +143,8 @@ def where_of(spec: AssetSpec) -> str:
 def run_task(task: Task) -> Outcome:
     """Run a task with its retries, capturing its output; never raises for a failure of the asset."""
     start = time.perf_counter()
+    if task.storage is not None:
+        register(task.root, task.storage)
     with capture() as logs:
         try:
             outcome = _attempts(task, start)
@@ -226,6 +233,8 @@ class _UserError(AssetError):
 
 
 def _root(task: Task) -> pathlib.Path:
+    if is_remote(task.root):
+        return RemoteRoot(task.root)  # type: ignore[return-value]
     return pathlib.Path(task.root)
 
 
@@ -246,7 +255,8 @@ def _store(task: Task, io: IOManager, value: Any, location: str) -> Stored:
     """Save inside the run's scope; an IO manager's refusal names the asset."""
     scope: Any = contextlib.nullcontext()
     if task.run_id is not None:
-        scope = run_scope(task.run_id, functools.partial(run_alive, task.root, task.run_id))
+        scope = run_scope(task.run_id, functools.partial(run_alive, task.lock_root or task.root,
+                                                         task.run_id))
     try:
         with scope:
             return io.save(value, location)
@@ -322,7 +332,8 @@ def _input_summary(inp: Input, value: Any) -> str:
 
 
 def _is_location(value: Any) -> bool:
-    return type(value).__name__ == "RelationRef"
+    # A SQL asset's upstream: a relation, or a product on an object store read in place.
+    return type(value).__name__ in ("RelationRef", "ObjectRef")
 
 
 def _inputs_note(kwargs: Mapping[str, Any], task: Task) -> str:
@@ -348,6 +359,8 @@ def _where(task: Task, exc: BaseException) -> str:
 def _hint(exc: BaseException) -> str:
     """What to do about an error that has one known cause."""
     text = str(exc)
+    import multiprocessing  # on first use: not at ``import assetry``
+
     if "Could not set lock on file" in text and multiprocessing.parent_process() is not None:
         return (
             "; a DuckDB database file can be open in one process at a time, so run assets on a "

@@ -60,6 +60,7 @@ import xxhash
 
 from assetry._frames import convert_frame, load_kind
 from assetry.errors import AssetTypeError, StorageError
+from assetry.storage import is_remote
 
 __all__ = [
     "DURABLE_ENV",
@@ -421,11 +422,19 @@ class FileIOManager(IOManager):
         return os.path.join(root, name, partition, f"data.{self.extension}")
 
     def save(self, value: Any, location: str) -> Stored:
+        if is_remote(location):  # an object store: written locally, then uploaded whole
+            from assetry.io_managers import remote
+
+            return remote.save_written(self, value, location)
         with atomic_path(location) as tmp:
             rows, schema = self.write(value, tmp)
         return Stored(location=location, rows=rows, bytes=os.path.getsize(location), schema=schema)
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        if is_remote(location):  # the object's ETag, re-hashed only when it changed
+            from assetry.io_managers import remote
+
+            return remote.observe_file(location, previous)
         try:
             st = os.stat(location)
         except (FileNotFoundError, NotADirectoryError):
@@ -447,6 +456,12 @@ class FileIOManager(IOManager):
 
 def partition_directory(partitions: PartitionedProduct) -> pathlib.Path:
     """The asset's directory that holds every partition (``<root>/<asset>``)."""
+    if partitions.locations and is_remote(partitions.locations[0]):
+        raise StorageError(
+            f"the partitions of {partitions.asset!r} are on an object store, which has no local "
+            "directory to give; annotate the parameter dict[str, pathlib.Path] to get a local "
+            "copy of each partition, or pl.LazyFrame to scan them where they are"
+        )
     parents = {os.path.dirname(os.path.dirname(loc)) for loc in partitions.locations}
     if len(parents) != 1:
         raise StorageError(

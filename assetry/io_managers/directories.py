@@ -6,6 +6,11 @@ rules as a file: named with the run's id, flushed when durable, never swapped
 in for a dead run; see :mod:`assetry.io_managers.base`). Its data
 fingerprint covers every file's relative name and content. Loading a
 directory that is not there is an error naming it, never an empty dict.
+
+On an object store (a URL location) a directory is a generation of objects
+named by a manifest written last (:mod:`assetry.io_managers.remote`); its
+data fingerprint is computed by the same formula, so equal files give equal
+fingerprints wherever they are stored.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from assetry.io_managers.base import (
     temporary_name,
 )
 from assetry.io_managers.files import Parquet
+from assetry.storage import is_remote
 
 __all__ = ["Directory"]
 
@@ -53,9 +59,10 @@ class Directory(IOManager):
     short_name: ClassVar[str] = "directory"
 
     def default_location(self, root: pathlib.Path, name: str, partition: str | None = None) -> str:
+        # os.path.join, not ``/``: a remote root is a URL string (assetry.storage.RemoteRoot).
         if partition is None:
-            return str(root / name)
-        return str(root / name / partition)
+            return os.path.join(root, name)
+        return os.path.join(root, name, partition)
 
     def settings(self) -> dict[str, Any]:
         return {"format": self.format.describe()}
@@ -70,6 +77,10 @@ class Directory(IOManager):
                 raise AssetTypeError(
                     f"Directory key {key!r} is not a safe file name; use letters, digits, _ . = -"
                 )
+        if is_remote(location):
+            from assetry.io_managers import remote
+
+            return remote.save_directory(self.format, value, location)
         final = pathlib.Path(location)
         tmp = temporary_name(final)
         try:
@@ -88,6 +99,16 @@ class Directory(IOManager):
         return Stored(location=location, rows=rows, bytes=_size(final), schema=None)
 
     def load(self, location: str, annotation: Any = None) -> Any:
+        if is_remote(location):
+            from assetry.io_managers import remote
+            from assetry.io_managers.staging import remote_ref  # a SQL asset reads it in place
+
+            ref = remote_ref(location, annotation, self.format.extension, directory=True)
+            if ref is not None:
+                return ref
+            kind = load_kind(annotation)
+            inner = kind.split(":", 1)[1] if kind.startswith("dict:") else "natural"
+            return remote.load_directory(self.format, location, _annotation_for(inner), kind)
         if not os.path.isdir(location):
             what = "is a file, not a directory" if os.path.exists(location) else "does not exist"
             raise StorageError(
@@ -107,6 +128,10 @@ class Directory(IOManager):
         }
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        if is_remote(location):
+            from assetry.io_managers import remote
+
+            return remote.observe_directory(location, previous)
         files = _files(pathlib.Path(location))
         if files is None:
             return None

@@ -11,6 +11,14 @@ follows a ``save`` finds the digest without reading the file again; a small
 file is read with one call and decoded from memory. Big frames stream to and
 from the file as before (no second copy in memory). Both paths give the same
 bytes, so the same data fingerprint.
+
+A location on an object store (``s3://...``, :func:`assetry.storage.is_remote`)
+goes through :mod:`assetry.io_managers.remote`: the same bytes, uploaded whole;
+a ``pl.LazyFrame`` of a remote Parquet file reads only the byte ranges it needs.
+Local paths never take that branch.
+
+Longer than 400 lines: four managers that share the in-memory fast path and its
+cache, each with its local and remote loading side by side.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from assetry.io_managers.base import (
     _stat_key,
     atomic_path,
 )
+from assetry.storage import is_remote
 
 #: Frames (by ``estimated_size``) and files smaller than this take the in-memory fast path.
 SMALL_BYTES = 4 << 20
@@ -66,6 +75,10 @@ def _remember(location: str, observation: Observation) -> None:
 
 def _save_bytes(data: Any, location: str) -> Observation:
     """Write ``data`` atomically to ``location``; its observation, from the bytes themselves."""
+    if is_remote(location):
+        from assetry.io_managers import remote
+
+        return remote.save_bytes(data, location)
     with atomic_path(location) as tmp, open(tmp, "wb") as f:
         f.write(data)
     observation = Observation(
@@ -138,6 +151,8 @@ class _MemoryFile(FileIOManager):
     """A file manager whose small products are written from memory and observed from it."""
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
+        if is_remote(location):
+            return FileIOManager.observe(self, location, previous)
         saved = _SAVED.get(location)
         if saved is not None:
             try:
@@ -199,6 +214,10 @@ class Parquet(_MemoryFile):
         import polars as pl
 
         kind = load_kind(annotation)
+        if is_remote(location):
+            from assetry.io_managers.staging import remote_ref  # a SQL asset reads it in place
+
+            return remote_ref(location, annotation, "parquet") or _load_remote_parquet(location, kind)
         if kind == "path":
             return pathlib.Path(location)
         if kind == "lazy":
@@ -224,7 +243,14 @@ class Parquet(_MemoryFile):
         import polars as pl
 
         kind = load_kind(annotation)
-        if kind not in ("natural", "polars", "lazy", "arrow", "pandas") or not partitions.keys:
+        if partitions.keys and is_remote(partitions.locations[0]):
+            from assetry.io_managers.staging import remote_ref  # a SQL asset reads them in place
+
+            ref = remote_ref(partitions.locations[0], annotation, "parquet", partitions=partitions)
+            if ref is not None:
+                return ref
+        if kind not in ("natural", "polars", "lazy", "arrow", "pandas") or not partitions.keys or (
+                is_remote(partitions.locations[0])):
             return IOManager.load_partitions(self, partitions, annotation)
         dtype = pl.Date if type(partitions.values[0]).__name__ == "date" else pl.String
         source: Any = _hive_glob(partitions) or list(partitions.locations)
@@ -236,6 +262,21 @@ class Parquet(_MemoryFile):
         if kind == "arrow":
             return frame.collect().to_arrow()
         return convert_frame(frame.collect(), kind, partitions.asset)
+
+
+def _load_remote_parquet(location: str, kind: str) -> Any:
+    """A remote Parquet product by annotation: a lazy scan reads only what it needs."""
+    import polars as pl
+
+    from assetry.io_managers import remote
+
+    if kind == "path":
+        return remote.local_path(location)
+    if kind == "lazy":
+        return remote.scan_parquet(location)
+    if kind == "arrow":
+        return remote.arrow_table(location)
+    return convert_frame(pl.read_parquet(io.BytesIO(remote.read(location))), kind)
 
 
 def _hive_glob(partitions: PartitionedProduct) -> str | None:
@@ -295,6 +336,17 @@ class CSV(_MemoryFile):
         import polars as pl
 
         kind = load_kind(annotation)
+        if is_remote(location):
+            from assetry.io_managers import remote
+            from assetry.io_managers.staging import remote_ref  # a SQL asset reads it in place
+
+            ref = remote_ref(location, annotation, "csv")
+            if ref is not None:
+                return ref
+            if kind == "path":
+                return remote.local_path(location)
+            frame = pl.read_csv(io.BytesIO(remote.read(location)), separator=self.separator)
+            return frame.lazy() if kind == "lazy" else convert_frame(frame, kind)
         if kind == "path":
             return pathlib.Path(location)
         if kind == "lazy":
@@ -337,10 +389,21 @@ class JSON(_MemoryFile):
         return text.encode("utf-8")
 
     def load(self, location: str, annotation: Any = None) -> Any:
+        if is_remote(location):
+            return _load_remote(location, annotation, json.loads)
         if load_kind(annotation) == "path":
             return pathlib.Path(location)
         with open(location, encoding="utf-8") as f:
             return json.load(f)
+
+
+def _load_remote(location: str, annotation: Any, decode: Any) -> Any:
+    """A remote JSON or pickle product: a local copy for ``Path``, else its bytes decoded."""
+    from assetry.io_managers import remote
+
+    if load_kind(annotation) == "path":
+        return remote.local_path(location)
+    return decode(remote.read(location))
 
 
 def _rows(value: Any) -> int | None:
@@ -382,6 +445,10 @@ class Pickle(_MemoryFile):
             ) from exc
 
     def load(self, location: str, annotation: Any = None) -> Any:
+        if is_remote(location):
+            import pickle
+
+            return _load_remote(location, annotation, pickle.loads)
         if load_kind(annotation) == "path":
             return pathlib.Path(location)
         # The standard unpickler reads cloudpickle's output (cloudpickle.load is pickle.load);

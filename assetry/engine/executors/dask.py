@@ -5,8 +5,11 @@ Each task goes packed with cloudpickle (see
 :mod:`assetry.engine.executors.shipping`), so assets from ``__main__``, a
 notebook or a file loaded by path run on the workers too, and each comes back
 as a ``concurrent.futures.Future`` the runner waits on like any other. Workers
-read inputs and write products under the run's root, which must therefore be a
-shared file system mounted at the same absolute path on every worker.
+read inputs and write products under the run's root: a URL on an object store
+(``s3://...``), which every worker reaches with the credentials its task
+carries, or a shared file system mounted at the same absolute path on every
+worker. A task travels as :class:`~assetry.engine.executors.shipping.Sealed`
+bytes, so a worker that logs a failed task never prints those credentials.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from assetry.engine.executors.shipping import label, pack_or_fail, run_packed, task_name, unpack
+from assetry.engine.executors.shipping import (
+    Sealed,
+    label,
+    pack_or_fail,
+    run_packed,
+    task_name,
+    unpack,
+)
 from assetry.errors import AssetError
 
 __all__ = ["DaskExecutor", "local_dask_executor"]
@@ -45,7 +55,7 @@ class DaskExecutor(cf.Executor):
 
     Examples:
         >>> from distributed import Client  # doctest: +SKIP
-        >>> materialize(assets, executor=Client("tcp://scheduler:8786"), root="/shared/data")  # doctest: +SKIP
+        >>> materialize(assets, executor=Client("tcp://scheduler:8786"), root="s3://bucket/data")  # doctest: +SKIP
     """
 
     name = "dask"
@@ -73,7 +83,8 @@ class DaskExecutor(cf.Executor):
         if payload is None:
             return outer
         key = f"assetry-{task_name(args)}-{uuid.uuid4().hex[:12]}"
-        future = self._client.submit(run_packed, payload, pure=False, key=key)
+        # Sealed: Dask logs a failed task's arguments, and a task carries its root's credentials.
+        future = self._client.submit(run_packed, Sealed(payload), pure=False, key=key)
         with self._lock:
             self._running[key] = (future, outer, name)
             if self._resolver is None:

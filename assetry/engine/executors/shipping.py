@@ -5,6 +5,11 @@ loaded by path, a notebook or ``__main__`` has no importable name there, so
 the functions and classes of such modules travel by value; everything
 installed travels by reference. This module owns only that packing; it runs
 nothing itself.
+
+A packed call holds what its task carries, credentials of a remote root
+included (:class:`assetry.storage.StorageOptions`). It travels as
+:class:`Sealed` bytes, whose repr shows only their length: a scheduler or a
+worker that logs a task ("Compute Failed ... Task: ...") never prints them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,31 @@ import cloudpickle
 
 from assetry.errors import AssetError
 
-__all__ = ["label", "pack", "pack_or_fail", "run_packed", "task_name", "unpack"]
+__all__ = ["Sealed", "label", "pack", "pack_or_fail", "run_packed", "task_name", "unpack"]
+
+
+class Sealed(bytes):
+    """A packed call: bytes whose repr and str never show their content.
+
+    Dask logs the repr of a failed task's arguments; a packed task holds the
+    storage options of its root, so its bytes must never be printed.
+
+    Examples:
+        >>> Sealed(b"secret")
+        <assetry task, 6 bytes>
+        >>> bytes(Sealed(b"secret")) == b"secret"
+        True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<assetry task, {len(self)} bytes>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Sealed, (bytes(self),))
 
 
 def pack(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
