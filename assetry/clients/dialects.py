@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "DRIVER_DIALECTS",
     "EXTRAS",
+    "FINGERPRINT_SCHEMES",
     "SCHEMA_CHECK",
     "arrow_hint",
     "bind",
@@ -94,6 +95,11 @@ _COLUMNS_ANSI = (
     "SELECT column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
 )
+
+#: How :func:`fingerprint_sql` sums a relation's rows, per dialect, preferred first. The
+#: last one is the scheme of assetry 0.x, whose digests the catalog may still hold; a server
+#: or a column type that the first cannot hash takes the next (docs/sql.md, "Fingerprints").
+FINGERPRINT_SCHEMES: dict[str, tuple[str, ...]] = {"postgresql": ("record_hash", "md5")}
 
 DEFAULT_SCHEMA = {
     "postgresql": "SELECT current_schema()",
@@ -212,13 +218,31 @@ def columns_sql(dialect: str) -> str:
     return _COLUMNS.get(dialect, _COLUMNS_ANSI)
 
 
-def fingerprint_sql(dialect: str, relation: str, columns: list[str]) -> str | None:
+def fingerprint_sql(
+    dialect: str, relation: str, columns: list[str], scheme: str | None = None
+) -> str | None:
     """A one-row query of row count and order-independent checksums, or None to hash in Python.
 
     Sums of per-row hashes (not XOR) so that duplicate rows do not cancel out.
+    ``scheme`` is one of :data:`FINGERPRINT_SCHEMES` (default: the dialect's first).
+    PostgreSQL's ``record_hash`` sums ``hash_record_extended`` (PostgreSQL 14+, every
+    column type hashable): the per-type hashes that hash partitioning uses, 5 to 10 times
+    faster than ``md5`` of each row's text. Its seed is 2 because a NULL field hashes
+    to 0 under any seed, float zero to the seed and numeric zero to the seed minus 1:
+    seed 0 or 1 would not tell a NULL from a zero.
+
+    Examples:
+        >>> fingerprint_sql("postgresql", '"t"', ['"a"'])
+        'SELECT count(*), coalesce(sum(hash_record_extended(r, 2)::numeric), 0) FROM "t" AS r'
     """
+    scheme = scheme or FINGERPRINT_SCHEMES.get(dialect, ("",))[0]
     if dialect == "duckdb":
         return f"SELECT count(*), coalesce(sum(hash({', '.join(columns)})), 0) FROM {relation}"
+    if dialect == "postgresql" and scheme == "record_hash":
+        return (
+            "SELECT count(*), coalesce(sum(hash_record_extended(r, 2)::numeric), 0) "
+            f"FROM {relation} AS r"
+        )
     if dialect == "postgresql":
         half = "coalesce(sum(('x' || substr(h, {0}, 16))::bit(64)::bigint::numeric), 0)"
         return (

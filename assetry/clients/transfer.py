@@ -1,7 +1,9 @@
 """Moving rows between DB-API cursors and Arrow or polars frames.
 
 Owns the conversions (result rows -> Arrow batches with stable types, frames ->
-CSV for PostgreSQL's COPY, frames -> parameter rows for ``executemany``). Every
+binary or CSV COPY data for PostgreSQL, made a chunk ahead in a worker thread,
+frames -> parameter rows for ``executemany``, frames -> an order-independent
+digest of their rows). Every
 function works on a cursor it is given: none opens a connection, commits, or
 decides what relation to write. Which values are frames is
 :mod:`assetry._frames`'s to say; pyarrow and polars are imported on first use.
@@ -10,10 +12,15 @@ decides what relation to write. Which values are frames is
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from assetry._frames import is_arrow_table, load_kind, to_polars
+from assetry.clients import _pgbinary
 from assetry.clients import dialects as _dialects
 from assetry.clients import identifiers as _identifiers
 from assetry.errors import ClientError
@@ -25,10 +32,12 @@ __all__ = [
     "COPY_CHUNK",
     "INSERT_BATCH",
     "BatchBuilder",
-    "copy_csv",
+    "copy_rows",
     "create_table_sql",
     "fetch_batches",
+    "frame_digest",
     "insert_rows",
+    "made_ahead",
     "reader_batches",
     "restore",
     "steady",
@@ -38,9 +47,9 @@ __all__ = [
 
 #: Rows per ``executemany`` call; pymysql folds each call into multi-row INSERTs.
 INSERT_BATCH = 10_000
-#: Rows per CSV chunk sent through COPY: bounds the buffer and lets the server parse
-#: one chunk while polars writes the next.
-COPY_CHUNK = 250_000
+#: Rows per CSV chunk sent through COPY: bounds the buffers (two chunks wait at most) and
+#: lets polars write the next chunk, in a thread of its own, while this one is sent.
+COPY_CHUNK = 50_000
 
 
 def to_frame(value: Any) -> Any:
@@ -184,27 +193,120 @@ def create_table_sql(frame: Any, relation: str, dialect: str) -> str:
     return f"CREATE TABLE {relation} ({columns})"
 
 
-def copy_csv(cursor: Any, frame: Any, relation: str, dialect: str) -> int:
-    """Fill ``relation`` from ``frame`` with PostgreSQL ``COPY ... FROM STDIN`` (CSV).
+def copy_rows(cursor: Any, frame: Any, relation: str, dialect: str) -> int:
+    """Fill ``relation`` from ``frame`` with PostgreSQL ``COPY ... FROM STDIN``.
 
-    CSV written by polars in native code beats psycopg's binary COPY, which
-    encodes every value in Python. NULL is an unquoted empty field; an empty
-    string is written quoted, so the two stay apart.
+    Binary COPY built by Arrow kernels (:mod:`assetry.clients._pgbinary`) when
+    every column has an exact binary form, else CSV written by polars; both in
+    native code (psycopg's own binary COPY encodes every value in Python). A
+    worker thread makes the next chunk while this one is sent. In CSV, NULL is
+    an unquoted empty field and an empty string is written quoted.
     """
     import polars as pl
+
+    names = ", ".join(_identifiers.quote(n, dialect) for n in frame.columns)
+    if _pgbinary.supported(frame):
+        chunks = _pgbinary.chunks(frame, COPY_CHUNK)
+        with cursor.copy(f"COPY {relation} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            for chunk in made_ahead(chunks):
+                copy.write(chunk)
+        return frame.height
 
     binary = [n for n, t in frame.schema.items() if t == pl.Binary]
     if binary:  # bytea's text input: \x followed by hex digits
         frame = frame.with_columns(
             pl.concat_str(pl.lit("\\x"), pl.col(n).bin.encode("hex")).alias(n) for n in binary
         )
-    names = ", ".join(_identifiers.quote(n, dialect) for n in frame.columns)
+    chunks = _csv_chunks(frame, COPY_CHUNK)
     with cursor.copy(f"COPY {relation} ({names}) FROM STDIN (FORMAT CSV)") as copy:
-        for part in frame.iter_slices(COPY_CHUNK):
-            buffer = io.BytesIO()
-            part.write_csv(buffer, include_header=False)
-            copy.write(buffer.getbuffer())
+        for chunk in chunks if frame.height <= COPY_CHUNK else made_ahead(chunks):
+            copy.write(chunk)
     return frame.height
+
+
+def _csv_chunks(frame: Any, rows: int) -> Iterator[memoryview]:
+    for part in frame.iter_slices(rows):
+        buffer = io.BytesIO()
+        part.write_csv(buffer, include_header=False)
+        yield buffer.getbuffer()
+
+
+_DONE = object()
+
+
+def made_ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """The items of ``items``, each made in a worker thread while the one before is used.
+
+    polars writes CSV without holding the GIL and psycopg waits on its socket
+    without it, so the next chunk is serialised while this one is sent. At most
+    ``depth`` items wait. An error in the worker is raised here, at the item it
+    would have been; closing this generator early (the server refused the COPY)
+    stops the worker after the item it is making.
+
+    Examples:
+        >>> list(made_ahead(iter(range(5))))
+        [0, 1, 2, 3, 4]
+    """
+    ready: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not _put(ready, stop, (item, None)):
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed over and raised again by the consumer
+            _put(ready, stop, (None, exc))
+            return
+        _put(ready, stop, (_DONE, None))
+
+    worker = threading.Thread(target=work, name="assetry-made-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _put(ready: queue.Queue[Any], stop: threading.Event, value: Any) -> bool:
+    """Put ``value`` once there is room; False if the consumer stopped meanwhile."""
+    while not stop.is_set():
+        try:
+            ready.put(value, timeout=0.05)
+        except queue.Full:
+            continue
+        return True
+    return False
+
+
+def frame_digest(frame: Any) -> str:
+    """An order-independent digest of a polars frame: its schema, height and row hashes.
+
+    The sum modulo 2**64 (not XOR, so duplicate rows count) of polars'
+    ``hash_rows``. Categorical and Enum columns are hashed by their text, as their
+    codes depend on the process. polars may change ``hash_rows`` in a new
+    version; the digest of the same rows then changes once.
+
+    Examples:
+        >>> import polars as pl
+        >>> frame_digest(pl.DataFrame({"a": [1, 2]})) == frame_digest(pl.DataFrame({"a": [2, 1]}))
+        True
+        >>> frame_digest(pl.DataFrame({"a": [1, 1]})) == frame_digest(pl.DataFrame({"a": [1]}))
+        False
+    """
+    import polars as pl
+
+    plain = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+    total = int(plain.hash_rows(seed=0).sum()) if plain.width else 0
+    schema = [(name, str(dtype)) for name, dtype in frame.schema.items()]
+    return xxhash.xxh3_128_hexdigest(repr(("rows", schema, frame.height, total)).encode())
 
 
 def insert_rows(cursor: Any, frame: Any, relation: str, dialect: str, paramstyle: str) -> int:

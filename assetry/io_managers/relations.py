@@ -33,11 +33,13 @@ import xxhash
 
 from assetry._frames import convert_frame, load_kind
 from assetry.clients import Client
+from assetry.clients import relations as _relations
 from assetry.clients.dialects import bind
 from assetry.errors import AssetGraphError, AssetTypeError, ClientError, StorageError
 from assetry.io_managers.base import IOManager, Observation, Stored, atomic_path
 from assetry.io_managers.files import Parquet
 from assetry.io_managers.locations import format_location, relation_at
+from assetry.storage import is_remote
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -178,6 +180,9 @@ class Relation(IOManager):
         A view's content follows its sources, so its change key is its
         definition: while that is unchanged (and the view still reads), the
         recorded observation stands, and the view's query is not run again.
+        A table is hashed, its change key naming the digest
+        (:func:`assetry.clients.relations.observe_table`: a digest recorded by
+        an earlier scheme is checked once the old way, docs/sql.md).
         A relation the database has but cannot read (a view whose source is
         gone, or whose SELECT fails on some row) is a broken product: it counts
         as missing, so its asset is stale and rebuilt, and a warning says why.
@@ -189,10 +194,15 @@ class Relation(IOManager):
             return None
         key = None
         try:
-            if self.kind == "view":
-                key = self._view_key(schema, table)
-                if previous is not None and previous.stat_key == key:
-                    return previous
+            if self.kind == "table":  # keyed by its digest (see clients.relations.observe_table)
+                recorded = None if previous is None else (previous.data_fingerprint,
+                                                          previous.stat_key)
+                resolved = self.client.default_schema() if schema is None else schema
+                seen = _relations.observe_table(self.client, resolved, table, recorded)
+                return None if seen is None else Observation(seen[0], seen[1])
+            key = self._view_key(schema, table)
+            if previous is not None and previous.stat_key == key:
+                return previous
             digest = self.client.relation_fingerprint(schema, table)
         except ClientError as exc:
             _log.warning("%s; it counts as missing, so its asset runs again", exc)
@@ -272,21 +282,30 @@ class QueryDump(IOManager):
         return self.format.default_location(root, name, partition)
 
     def save(self, value: Any, location: str) -> Stored:
-        import polars as pl
-
         if not isinstance(value, Dump):
             raise AssetTypeError(
                 f"QueryDump streams a query that a sql_dump asset returns, but the value is "
                 f"{type(value).__name__}; store frames with io=Parquet() instead"
             )
+        if is_remote(location):  # an object store: streamed to a local file, uploaded whole
+            from assetry.io_managers import remote
+
+            return remote.save_written(self, value, location)  # type: ignore[arg-type]
+        rows, columns = self.write(value, pathlib.Path(location))
+        return Stored(location, rows, os.path.getsize(location), columns)
+
+    def write(self, value: Any, path: pathlib.Path) -> tuple[int, str]:
+        """Stream the query's result into ``path`` atomically; its rows and columns (JSON)."""
+        import polars as pl
+
         try:
             batches = value.client.iter_batches(value.sql, self.batch_size)
-            rows = write_batches(batches, location, self.format.compression)
+            rows = write_batches(batches, path, self.format.compression)
         finally:
             for schema, table in value.staged:
                 drop_tables(value.client, schema, [table])
-        columns = {k: str(v) for k, v in pl.read_parquet_schema(location).items()}
-        return Stored(location, rows, os.path.getsize(location), json.dumps(columns))
+        columns = {k: str(v) for k, v in pl.read_parquet_schema(path).items()}
+        return rows, json.dumps(columns)
 
     def load(self, location: str, annotation: Any = None) -> Any:
         return self.format.load(location, annotation)

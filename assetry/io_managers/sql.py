@@ -7,6 +7,11 @@ are checked when a manager is built, so a name assetry would refuse fails before
 any statement. The managers own the conversion of values (frame kinds are
 :mod:`assetry._frames`'s); every statement is the client's (:mod:`assetry.clients`).
 They never touch the catalog.
+
+``save`` fingerprints what it uploads, so the ``observe`` that follows reads
+nothing back, and ``observe`` proves a PostgreSQL upload unchanged by its
+stamp instead of hashing its rows (:func:`assetry.clients.relations.observe_table`,
+docs/sql.md "Fingerprints of uploaded tables").
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import attrs
 
 from assetry._frames import convert_frame, frame_schema, load_kind, to_polars
 from assetry.clients import Client, DuckDBClient
+from assetry.clients import relations as _relations
 from assetry.clients.identifiers import check_identifier
 from assetry.clients.named import ClientRef, as_ref
 from assetry.errors import AssetTypeError
@@ -48,9 +54,10 @@ class _TableManager(IOManager):
         return format_location(self.client.identity(), self.schema, table)
 
     def save(self, value: Any, location: str) -> Stored:
-        schema, table = self._relation(location)
+        schema, table = self._schema_and_table(location)
         frame = table_frame(value, type(self).__name__)
-        rows = self.client.upload(frame, schema, table)
+        # Fingerprinted before the swap, so the observe that follows reads nothing back.
+        rows = _relations.upload(self.client, frame, schema, table, fingerprinted=True)
         return Stored(location=location, rows=rows, bytes=None, schema=frame_schema(frame))
 
     def load(self, location: str, annotation: Any = None) -> Any:
@@ -71,12 +78,17 @@ class _TableManager(IOManager):
         return convert_frame(pl.from_arrow(table), kind)
 
     def observe(self, location: str, previous: Observation | None = None) -> Observation | None:
-        found = self.client.relation_fingerprint(*self._relation(location))
-        return None if found is None else Observation(data_fingerprint=found, stat_key=None)
+        recorded = None if previous is None else (previous.data_fingerprint, previous.stat_key)
+        found = _relations.observe_table(self.client, *self._schema_and_table(location), recorded)
+        return None if found is None else Observation(data_fingerprint=found[0], stat_key=found[1])
 
     def _relation(self, location: str) -> tuple[str | None, str]:
         found = relation_at(location, self.client.identity())
         return found.schema, found.table
+
+    def _schema_and_table(self, location: str) -> tuple[str, str]:
+        schema, table = self._relation(location)
+        return schema if schema is not None else self.client.default_schema(), table
 
 
 @attrs.frozen
