@@ -286,8 +286,11 @@ def group_line(records: Sequence[Any], orders: Mapping[str, Sequence[str]] | Non
 
 
 def summary(result: Any, elapsed: float) -> str:
-    """``3 materialized, 2 skipped, 0 failed, 0 blocked in 1.23s`` (and what stopped the run)."""
+    """``3 materialized, 2 skipped, 0 failed, 0 blocked in 1.23s`` (and what stopped the run);
+    restored assets are counted after the materialized ones when there are any."""
     kinds = ["materialized", "skipped", "failed", "blocked"]
+    if getattr(result, "restored", None):
+        kinds.insert(1, "restored")
     if getattr(result, "interrupted", None):
         kinds.append("interrupted")
     counts = ", ".join(f"{len(getattr(result, kind))} {kind}" for kind in kinds)

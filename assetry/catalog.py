@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 from assetry.errors import CatalogError, StorageError
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import DEFAULT_CATALOG, connect, lock_holders, read_records
+from assetry.storage import RemoteRoot, is_remote
 
 if TYPE_CHECKING:  # polars is imported when a query runs, not by import assetry
     import polars as pl
+
+    from assetry.diff import Diff
 
 __all__ = ["Catalog"]
 
@@ -49,6 +52,8 @@ class Catalog:
             try:
                 df = self.sql("SELECT root FROM runs WHERE root IS NOT NULL ORDER BY started_at DESC LIMIT 1")
                 if df.height:
+                    if is_remote(df.item(0, 0)):  # an object store's URL: pathlib would break it
+                        return RemoteRoot(df.item(0, 0))  # type: ignore[return-value]
                     return pathlib.Path(df.item(0, 0))
             except CatalogError:
                 pass
@@ -168,7 +173,7 @@ class Catalog:
 
     def version_location(self, name: str, partition: str | None, version: int | str) -> str:
         """Where a kept version's product is (``version`` as for :meth:`load`)."""
-        from assetry.engine.restore import choose_version
+        from assetry.engine.housekeeping import choose_version
 
         rows = self.sql(
             "SELECT v.data_fingerprint, v.location FROM versions v WHERE v.asset = ? AND "
@@ -177,6 +182,30 @@ class Catalog:
         ).rows()
         current = self.records().get((name, partition), {}).get("data_fingerprint")
         return choose_version(name, rows, current, version)
+
+    def diff(self, name: str, v1: int | str = -1, v2: int | str | None = None, *,
+             key: str | list[str] | None = None, partition: str | None = None) -> Diff:
+        """How two versions of an asset's product differ: schema, rows, column statistics.
+
+        ``v1`` and ``v2`` are versions as for :meth:`load` (``-1`` the previous
+        product, ``-2`` the one before, or a data fingerprint prefix); ``v2=None``
+        is the current product. Statistics are computed lazily with polars; with
+        ``key``, rows are matched on those columns and counted (and sampled) as
+        added, removed and changed. ``Diff.text()`` prints it as ``assetry diff`` does.
+
+        Examples:
+            >>> d = Catalog("data/catalog.duckdb").diff("delays", key="carrier")  # doctest: +SKIP
+            >>> d.rows, d.retyped_columns, d.by_key.added  # doctest: +SKIP
+            ((16, 15), (('mean_delay', 'Float32', 'Float64'),), 0)
+        """
+        import polars as pl
+
+        from assetry.diff import diff_frames
+
+        old = self.load(name, partition, as_type=pl.LazyFrame, version=v1)
+        new = self.load(name, partition, as_type=pl.LazyFrame, version=v2)
+        return diff_frames(old, new, key=key,
+                           names=(f"version {v1}", "current" if v2 is None else f"version {v2}"))
 
     def status(
         self, assets: Any, *, select: Any = None, config: dict[str, Any] | None = None,

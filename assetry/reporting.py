@@ -59,7 +59,7 @@ class Reporter(Protocol):
     The record and the result are the engine's ``StepRecord`` (``.asset``,
     ``.partition``, ``.status``, ``.reason``, ``.duration_s``, ``.rows``,
     ``.error``, ``.traceback``) and ``MaterializeResult`` (``.materialized``,
-    ``.skipped``, ``.failed``, ``.blocked``, ``.success``); this module does
+    ``.restored``, ``.skipped``, ``.failed``, ``.blocked``, ``.success``); this module does
     not import the engine, so they are typed loosely here.
 
     Examples:
@@ -80,7 +80,7 @@ class Reporter(Protocol):
         ...
 
     def asset_finished(self, record: Any) -> None:
-        """A step ended: materialized, skipped, failed, blocked or interrupted."""
+        """A step ended: materialized, restored, skipped, failed, blocked or interrupted."""
         ...
 
     def run_finished(self, result: Any) -> None:
@@ -90,6 +90,7 @@ class Reporter(Protocol):
 
 _STATUS_STYLE = {
     "materialized": "green",
+    "restored": "cyan",
     "skipped": "dim",
     "failed": "bold red",
     "blocked": "yellow",

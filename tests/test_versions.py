@@ -398,3 +398,57 @@ def test_gc_older_than_removes_old_versions_only(files):
     assert not list((files.root / ".assetry" / "versions").glob("*/*"))
     bad = CliRunner().invoke(cli, ["gc", target, "--older-than", "soon", *where])
     assert bad.exit_code == 2 and "30d" in bad.output
+
+
+def test_status_predicts_restored_and_the_run_counts_them(files):
+    """`status` says each asset will be restored (downstream too); the result, the summary line,
+    `status` and `list` count restored assets and the bytes versions hold."""
+    import io
+
+    from click.testing import CliRunner
+
+    from assetry import Catalog
+    from assetry.cli import cli
+    from assetry.reporting import PlainReporter
+
+    go(files, chain(files, 1))
+    go(files, chain(files, 2))
+    mod = chain(files, 1)
+    frame = Catalog(files.catalog).status(mod)
+    assert frame["fresh"].to_list() == [False] * 10
+    assert all(r.startswith("restored: version of ") for r in frame["reason"])
+    target, where = str(files.dir / "pipe.py"), ["--root", str(files.root)]
+    shown = CliRunner().invoke(cli, ["status", target, *where], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].split() == ["asset", "plan", "versions"]
+    assert "will restore (version of " in lines[1] and lines[1].rstrip().endswith("B")
+    assert lines[-1] == "0 will run, 0 may run, 0 fresh, 10 will restore"
+    out = io.StringIO()
+    back = materialize(mod, root=files.root, executor="sync", reporter=PlainReporter(out))
+    assert sorted(back.restored) == sorted(NAMES) and "10 restored" in repr(back)
+    assert out.getvalue().splitlines()[-1].startswith(
+        "assetry: 0 materialized, 10 restored, 0 skipped, 0 failed, 0 blocked in ")
+    listed = CliRunner().invoke(cli, ["list", target, *where], catch_exceptions=False)
+    header, first = listed.output.splitlines()[:2]
+    assert header.split()[-1] == "versions"
+    # a0's kept versions: the edited product (its own bytes) and the current data (a link: free)
+    size = (files.root / "a0.parquet").stat().st_size
+    assert first.rstrip().endswith(f"2 kept, {size} B")
+
+
+def test_gc_without_options_keeps_each_assets_own_number(files):
+    """`assetry gc TARGET` keeps as many versions per asset as its versions= says."""
+    from click.testing import CliRunner
+
+    from assetry import Catalog
+    from assetry.cli import cli
+
+    for delta in (1, 2, 3):
+        go(files, chain(files, delta, versions=3))
+    assert Catalog(files.catalog).versions("a0")["kept"].to_list() == [True, True]
+    chain(files, 3, versions=1)  # the code now asks for one earlier version per asset
+    target, where = str(files.dir / "pipe.py"), ["--root", str(files.root)]
+    done = CliRunner().invoke(cli, ["gc", target, *where], catch_exceptions=False)
+    assert done.output.strip() == "10 version(s) removed"
+    assert Catalog(files.catalog).versions("a0")["kept"].to_list() == [True, False]

@@ -42,7 +42,7 @@ from assetry.clients.named import as_ref
 from assetry.errors import AssetGraphError, ClientError
 from assetry.io_managers import resolve
 from assetry.io_managers.relations import KINDS, Dump, Location, QueryDump, Relation, RelationRef
-from assetry.io_managers.staging import Staging, readable_source
+from assetry.io_managers.staging import ObjectRef, Staging, readable_source
 
 __all__ = ["SQLAsset", "sql_asset", "sql_dump"]
 
@@ -62,11 +62,13 @@ class _Job:
 
     def run(self, kwargs: Mapping[str, Any]) -> RelationRef | Dump:
         upstream = {
-            k: v for k, v in kwargs.items() if isinstance(v, (pathlib.PurePath, RelationRef))
+            k: v for k, v in kwargs.items()
+            if isinstance(v, (pathlib.PurePath, RelationRef, ObjectRef))
         }
         template = self.text(kwargs, upstream)
         _prepare(self.client, self.schema)
-        stage = Staging(self.client, self.schema, self.table)
+        # Only a table is built in this thread's connection, where a remote upstream can be scanned.
+        stage = Staging(self.client, self.schema, self.table, scans=self.kind == "table")
         try:
             relations = {
                 f: self.source(f, upstream, stage) for f in template_fields(template, self.name)

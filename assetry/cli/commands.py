@@ -1,4 +1,4 @@
-"""The ``assetry`` command: materialize, status, accept, restore, gc, list, sql, logs, plot, ui, demo.
+"""The ``assetry`` command: materialize, status, accept, restore, gc, diff, list, sql, logs, plot, ui, demo.
 
 It owns parsing the command line, laying its options over the defaults of an
 ``assetry.yaml`` spec (the command line wins), printing, and the exit codes:
@@ -38,7 +38,8 @@ from assetry.cli.project import (
 )
 from assetry.engine import materialize as run
 from assetry.engine.executors import EXECUTORS
-from assetry.engine.restore import DEFAULT_VERSIONS, collect_garbage, parse_age, restore_asset
+from assetry.engine.housekeeping import collect_garbage, parse_age, restore_asset, version_usage
+from assetry.engine.restore import DEFAULT_VERSIONS
 from assetry.engine.status import dry_run, plan_counts, plan_text, plan_word
 from assetry.errors import AssetError, MaterializeError
 from assetry.io_managers import default_for_annotation
@@ -317,8 +318,9 @@ def status(select: tuple[str, ...], **where: Any) -> None:
     """Show what a run would do with each asset, and why, without running anything.
 
     An asset "will run" when its own inputs changed, "may run" when only an
-    upstream reruns first (it reruns if that upstream's data changes), or is
-    fresh.
+    upstream reruns first (it reruns if that upstream's data changes), "will
+    restore" when a kept earlier product matches (nothing runs), or is fresh.
+    Assets with kept versions also show how many and the bytes they hold.
 
     \b
     Examples:
@@ -330,11 +332,14 @@ def status(select: tuple[str, ...], **where: Any) -> None:
         project.assets, select=list(select) or None,
         config=project.config or None, root=project.root,
     )
-    plan_table(frame, sys.stdout)
+    plan_table(frame, sys.stdout, version_usage(project.catalog))
 
 
-def plan_table(frame: Any, stream: IO[str]) -> None:
+def plan_table(frame: Any, stream: IO[str], usage: Any = None) -> None:
     """Print a status frame as an honest plan: ``asset``, ``plan``, then the counts.
+
+    ``usage`` (asset -> versions kept and the bytes they hold) adds a ``versions``
+    column when an asset of the frame has any.
 
     Examples:
         >>> import io, polars as pl
@@ -350,7 +355,7 @@ def plan_table(frame: Any, stream: IO[str]) -> None:
     shown = pl.DataFrame({"asset": [r[0] for r in rows],
                           "plan": [plan_text(r[1], r[2]) for r in rows]},
                          schema={"asset": pl.String, "plan": pl.String})
-    print_frame(shown, stream)
+    print_frame(_with_versions(shown, usage), stream)
     print(plan_counts([plan_word(r[1], r[2]) for r in rows]), file=stream)
 
 
@@ -402,7 +407,8 @@ def restore(target: str, asset_name: str, version: str, partition: str | None,
 @cli.command(context_settings=_CONTEXT)
 @click.argument("target", metavar="[TARGET]", required=False)
 @click.option("--keep", type=click.IntRange(min=0), metavar="N",
-              help="Versions kept per asset besides the current product [default: 3 unless --older-than].")
+              help="Versions kept per asset besides the current product [default: each asset's "
+              "versions= (3) unless --older-than].")
 @click.option("--older-than", metavar="AGE", help="Remove versions older than AGE (30d, 12h, 2w).")
 @click.option("--catalog", metavar="FILE", help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}].")
 @click.option("--root", metavar="DIR", help="Directory of the file products [default: the last run's].")
@@ -417,17 +423,60 @@ def gc(target: str | None, keep: int | None, older_than: str | None, catalog: st
     """
     project = load_project(target, root=root, catalog=catalog)
     age = parse_age(older_than) if older_than else None
-    if keep is None and age is None:
-        keep = DEFAULT_VERSIONS
+    limits = None
+    if keep is None and age is None:  # each asset's own versions=, else the project's, else 3
+        default = DEFAULT_VERSIONS if project.versions is None else project.versions
+        specs = AssetGraph.build(project.assets).specs
+        limits = {n: default if s.versions is None else s.versions for n, s in specs.items()}
     removed = collect_garbage(project.catalog, project.catalog_object().root, keep=keep,
-                              older_than=age)
+                              older_than=age, limits=limits)
     click.echo(f"{removed} version(s) removed")
+
+
+@cli.command(context_settings={**_CONTEXT, "ignore_unknown_options": True})
+@click.argument("asset_name", metavar="ASSET")
+@click.argument("versions", nargs=-1, metavar="[V1 [V2]]")
+@click.option("--key", metavar="COLS", help="Match rows on these columns (comma-separated): "
+              "count and show added, removed and changed rows.")
+@click.option("--partition", metavar="KEY", help="The partition, for a partitioned asset.")
+@click.option("--catalog", metavar="FILE",
+              help=f"The DuckDB catalog [default: the project's, else {DEFAULT_ROOT}/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help="Where the project's products go (to find its catalog).")
+def diff(asset_name: str, versions: tuple[str, ...], key: str | None, partition: str | None,
+         catalog: str | None, root: str | None) -> None:
+    """Compare two versions of ASSET's product: schema, rows, column statistics.
+
+    V1 and V2 are -1 (the previous product), -2 (the one before), or a data
+    fingerprint prefix (see Catalog.versions); V1 defaults to -1, V2 to the
+    current product. Columns added, removed and retyped, row counts, and per
+    column nulls, min, max and mean are shown; with --key, rows matched on
+    those columns are counted as added, removed and changed, with samples.
+
+    \b
+    Examples:
+      assetry diff delays
+      assetry diff delays -2 -1
+      assetry diff delays --key carrier,month --catalog data/catalog.duckdb
+    """
+    if len(versions) > 2 or any(v.startswith("--") for v in versions):
+        raise click.UsageError(f"give at most two versions after ASSET, not {' '.join(versions)!r}")
+    v1: int | str = versions[0] if versions else -1
+    v2: int | str | None = versions[1] if len(versions) == 2 else None
+    path = project_catalog(None, root=root, catalog=catalog)
+    cols = [c.strip() for c in key.split(",") if c.strip()] if key else None
+    found = Catalog(path).diff(asset_name, v1, v2, key=cols, partition=partition)
+    click.echo(f"{asset_name}: {found.old} -> {found.new}")
+    click.echo(found.text())
 
 
 @cli.command(name="list", context_settings=_CONTEXT)
 @click.argument("target", metavar="[TARGET]", required=False)
-def list_assets(target: str | None) -> None:
+@click.option("--catalog", metavar="FILE", help=f"The DuckDB catalog [default: <root>/{DEFAULT_CATALOG}].")
+@click.option("--root", metavar="DIR", help=f"Directory for file products [default: {DEFAULT_ROOT}, in the project].")
+def list_assets(target: str | None, catalog: str | None = None, root: str | None = None) -> None:
     """List the assets of TARGET: name, upstream, IO manager (or a source's data) and description.
+
+    Assets with kept earlier versions also show how many and the bytes they hold.
 
     \b
     Examples:
@@ -437,7 +486,8 @@ def list_assets(target: str | None) -> None:
     import polars as pl
 
 
-    graph = AssetGraph.build(load_project(target).assets)
+    project = load_project(target, root=root, catalog=catalog)
+    graph = AssetGraph.build(project.assets)
     rows = []
     for name in graph.order:
         spec = graph.specs[name]
@@ -450,7 +500,35 @@ def list_assets(target: str | None) -> None:
             "description": _first_line(spec.description or spec.fn.__doc__ or ""),
         })
     columns = ("asset", "upstream", "io", "description")
-    print_frame(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String)))
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String))
+    print_frame(_with_versions(frame, version_usage(project.catalog)))
+
+
+def _with_versions(frame: Any, usage: Any) -> Any:
+    """``frame`` with a ``versions`` column (``2 kept, 1.4 MB``) if an asset of it has versions.
+
+    Examples:
+        >>> import polars as pl
+        >>> _with_versions(pl.DataFrame({"asset": ["a", "b"]}), {"a": (2, 1_500_000)}).rows()
+        [('a', '2 kept, 1.4 MB'), ('b', '')]
+    """
+    import polars as pl
+
+    if not usage or not any(name in usage for name in frame["asset"]):
+        return frame
+    shown = [_versions_text(*usage[n]) if n in usage else "" for n in frame["asset"]]
+    return frame.with_columns(pl.Series("versions", shown, dtype=pl.String))
+
+
+def _versions_text(count: int, size: int) -> str:
+    """``2 kept, 1.4 MB``; ``1 kept, 0 B`` for links that hold nothing of their own."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    amount = f"{int(value)}" if unit == "B" else f"{value:.1f}"
+    return f"{count} kept, {amount} {unit}"
 
 
 def _first_line(text: str) -> str:
@@ -474,7 +552,7 @@ def _source_text(io: Any) -> str:
 def sql(query: str, target: str | None, catalog: str | None, root: str | None, fmt: str) -> None:
     """Run a read-only SQL query on the catalog of TARGET's project and print the result.
 
-    Tables: runs, materializations, assets, dependencies, checks. Without
+    Tables: runs, materializations, assets, dependencies, checks, versions. Without
     TARGET, the catalog of the assetry.yaml found from here upward, else
     data/catalog.duckdb here. TARGET's code is not imported.
 

@@ -10,15 +10,20 @@ fingerprint is the one the step would have now (a ``restored`` plan),
 At the end of the run :meth:`VersionKeeper.prune` keeps the newest ``N`` per
 step (the asset's ``versions=``, else the run's) and removes the rest.
 
+A table in DuckDB or PostgreSQL is kept by the worker's own swap
+(:func:`run_keeping`), in the swap's transaction; the keeper writes its row
+once the task is done and the table is there (:meth:`VersionKeeper.settle`).
+
 It decides nothing about freshness (the planner does) and writes rows only
-through the run's catalog writer. Products in databases and object storage
-are not versioned (see docs/versions.md).
+through the run's catalog writer. Views, other databases and object storage
+are not versioned (see docs/versions.md). Restoring and removing versions by
+hand (``assetry restore``, ``assetry gc``) is :mod:`assetry.engine.housekeeping`'s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import os
 import pathlib
 import time
 from collections.abc import Mapping
@@ -27,24 +32,31 @@ from typing import Any
 import attrs
 
 from assetry.engine.planner import RESTORED
+from assetry.engine.roots import run_alive
 from assetry.engine.state import StepState
 from assetry.engine.steps import StepKey
-from assetry.engine.task import Outcome
-from assetry.errors import AssetError, AssetGraphError, StorageError
-from assetry.io_managers.base import Observation, Stored
+from assetry.engine.task import Outcome, Task, run_task
+from assetry.errors import AssetError, AssetGraphError
+from assetry.io_managers.base import Observation, Stored, run_scope
 from assetry.io_managers.versions import (
     discard,
+    discard_version,
+    has_version,
+    is_relation,
     keep,
-    product_in,
+    keeping,
+    keeping_target,
+    leftovers,
     put_back,
+    put_table_back,
     restored_observation,
-    version_path,
+    version_location,
     versionable,
 )
 
 __all__ = [
-    "DEFAULT_VERSIONS", "Kept", "VersionKeeper", "check_versions", "choose_version",
-    "collect_garbage", "parse_age", "pick_version", "read_kept", "restore_asset",
+    "DEFAULT_VERSIONS", "Kept", "VersionKeeper", "check_versions", "counted", "now", "read_kept",
+    "run_keeping",
 ]
 
 #: Earlier versions kept per asset when neither the asset nor the run says otherwise.
@@ -97,53 +109,6 @@ def check_versions(versions: Any) -> int:
     return versions
 
 
-def choose_version(name: str, rows: list[tuple[str, str]], current: str | None,
-                   version: int | str) -> str:
-    """The product path of one kept version (``rows``: data fingerprint and folder, newest first).
-
-    Raises:
-        StorageError: no such version is kept, or a prefix names several.
-    """
-    return str(product_in(pathlib.Path(pick_version(name, rows, current, version))))
-
-
-def pick_version(name: str, rows: list[tuple[str, Any]], current: str | None,
-                 version: int | str) -> Any:
-    """One of ``rows`` (data fingerprint, value; newest first): ``-1`` the newest whose data is
-    not ``current``, ``-2`` the one before, or a data fingerprint prefix.
-
-    Examples:
-        >>> pick_version("a", [("d3", 3), ("d2", 2), ("d1", 1)], "d3", -1)
-        2
-        >>> pick_version("a", [("d3", 3), ("ab", 2)], "d3", "a")
-        2
-
-    Raises:
-        StorageError: no such version is kept, or a prefix names several.
-    """
-    values: dict[str, Any] = {}
-    for data, value in rows:  # the newest row of a data fingerprint wins: same data
-        values.setdefault(data, value)
-    if isinstance(version, str) and version.lstrip("-").isdigit() and version.startswith("-"):
-        version = int(version)  # from the command line
-    if isinstance(version, int) and not isinstance(version, bool):
-        earlier = [d for d in values if d != current]
-        if version >= 0 or -version > len(earlier):
-            raise StorageError(
-                f"asset {name!r} has {len(earlier)} earlier version(s) kept, so version={version!r} "
-                "names none; give -1 for the previous one (Catalog.versions lists them)"
-            )
-        return values[earlier[-version - 1]]
-    found = [d for d in values if d.startswith(str(version))]
-    if len(found) != 1:
-        what = "no kept version" if not found else f"{len(found)} kept versions"
-        raise StorageError(
-            f"asset {name!r} has {what} whose data fingerprint starts with {version!r}; "
-            "give a longer prefix, or see Catalog.versions"
-        )
-    return values[found[0]]
-
-
 def read_kept(con: Any) -> dict[StepKey, list[Kept]]:
     """Every kept version in the catalog, by step, oldest first."""
     import duckdb
@@ -172,6 +137,21 @@ class VersionKeeper:
     kept: dict[StepKey, list[Kept]]
     #: Steps whose product this run replaced: only these are pruned at the end.
     touched: set[StepKey] = attrs.field(factory=set)
+    #: The IO manager of each step with versions in play (a table's versions need its client).
+    ios: dict[StepKey, Any] = attrs.field(factory=dict)
+    #: Tables the worker keeps in its swap: the version row to write once it is there.
+    pending: dict[StepKey, Kept] = attrs.field(factory=dict)
+    #: The run's id: temporaries in the store carry it, so a sweep knows when they are orphans.
+    run_id: str | None = None
+
+    def sweep(self) -> None:
+        """Remove what dead runs left in the version store (a version half kept)."""
+        for path, run in leftovers(self.root).items():
+            if run is not None and run != self.run_id and not run_alive(self.root, run):
+                discard(path)
+
+    def _scope(self) -> Any:
+        return contextlib.nullcontext() if self.run_id is None else run_scope(self.run_id)
 
     def limit(self, spec: Any) -> int:
         """How many earlier versions this asset keeps."""
@@ -182,33 +162,56 @@ class VersionKeeper:
         """The step's kept versions by fingerprint (the newest wins), for the planner."""
         return {k.fingerprint: k for k in self.kept.get(step, ())}
 
-    def set_aside(self, step: StepKey, row: Mapping[str, Any] | None, observation: Observation | None,
-                  io: Any, limit: int) -> None:
-        """Keep the current product before it is replaced, if it is the one the catalog recorded.
+    def candidate(self, step: StepKey, row: Mapping[str, Any] | None,
+                  observation: Observation | None, io: Any, limit: int) -> Kept | None:
+        """The version the current product would become, if it is to be kept.
 
-        A product missing or modified outside assetry is not kept (its record
-        does not describe it). A failure to keep it never fails the step.
+        A product missing or modified outside assetry is not kept (its record does
+        not describe it), nor one whose fingerprint is kept already.
         """
         self.touched.add(step)
         if limit <= 0 or row is None or observation is None:
-            return
+            return None
         location = row.get("location")
-        if not versionable(io, location) or observation.data_fingerprint != row["data_fingerprint"]:
-            return
-        fingerprint = row["fingerprint"]
-        if any(k.fingerprint == fingerprint for k in self.kept.get(step, ())):
-            return
-        target = version_path(self.root, step[0], step[1], row["data_fingerprint"])
         try:
-            keep(location, target)  # type: ignore[arg-type]
+            if not versionable(io, location) or observation.data_fingerprint != row["data_fingerprint"]:
+                return None
+            where = version_location(self.root, io, location, step[0], step[1],  # type: ignore[arg-type]
+                                     row["data_fingerprint"])
+        except AssetError:  # a database that cannot be reached: no version, never a failed run
+            return None
+        if any(k.fingerprint == row["fingerprint"] for k in self.kept.get(step, ())):
+            return None
+        self.ios[step] = io
+        return Kept(
+            asset=step[0], partition=step[1], data_fingerprint=row["data_fingerprint"],
+            fingerprint=row["fingerprint"], run_id=row.get("run_id"),
+            created_at=row.get("updated_at"), rows=row.get("rows"), bytes=row.get("bytes"),
+            location=where, product=location, schema=row.get("schema"), kept_at=now(),
+        )
+
+    def set_aside(self, step: StepKey, row: Mapping[str, Any] | None, observation: Observation | None,
+                  io: Any, limit: int) -> None:
+        """Keep the current product before it is replaced (see :meth:`candidate`).
+
+        A file or directory is linked now; a table is kept by the worker's swap
+        (:meth:`job`), and its row written when it is there (:meth:`settle`).
+        A failure to keep it never fails the step.
+        """
+        kept = self.candidate(step, row, observation, io, limit)
+        if kept is None:
+            return
+        if is_relation(kept.location):
+            self.pending[step] = kept
+            return
+        try:
+            with self._scope():
+                keep(kept.product, pathlib.Path(kept.location))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - no version is a lost shortcut, never a failed run
             return
-        kept = Kept(
-            asset=step[0], partition=step[1], data_fingerprint=row["data_fingerprint"],
-            fingerprint=fingerprint, run_id=row.get("run_id"), created_at=row.get("updated_at"),
-            rows=row.get("rows"), bytes=row.get("bytes"), location=str(target),
-            product=location, schema=row.get("schema"), kept_at=_now(),
-        )
+        self._add(step, kept)
+
+    def _add(self, step: StepKey, kept: Kept) -> None:
         self.kept.setdefault(step, []).append(kept)
         self.writer.put("versions", kept.row())
 
@@ -217,6 +220,31 @@ class VersionKeeper:
         io, _ = ctx.product(*step)
         self.set_aside(step, ctx.rows.get(step), plan.observation, io, self.limit(spec))
 
+    def job(self, step: StepKey, task: Any) -> tuple[Any, ...]:
+        """What to submit for a step's task: ``run_task``, or, when its table is to be kept,
+        :func:`run_keeping` (the worker's swap moves the old table to ``assetry_versions``)."""
+        kept = self.pending.get(step)
+        if kept is None:
+            return (run_task, task)
+        try:
+            target = keeping_target(self.ios[step], kept.product, kept.location)  # type: ignore[arg-type]
+        except AssetError:  # no version is a lost shortcut, never a failed run
+            self.pending.pop(step)
+            return (run_task, task)
+        return (run_keeping, task, target)
+
+    def settle(self, step: StepKey) -> None:
+        """After a step's task: record the table its swap kept, if it is there."""
+        kept = self.pending.pop(step, None)
+        if kept is None:
+            return
+        try:
+            there = has_version(self.ios.get(step), kept.location)
+        except Exception:  # noqa: BLE001 - an unreachable database: no version, never a failed run
+            there = False
+        if there:
+            self._add(step, kept)
+
     def restore_step(self, step: StepKey, plan: Any, ctx: Any,
                      recorder: Any) -> tuple[StepState, Outcome] | None:
         """Carry out a ``restored`` plan: the current product set aside, the version put back,
@@ -224,11 +252,12 @@ class VersionKeeper:
         io, location = ctx.product(*step)
         if io is None or location is None:
             return None
-        started, t0 = _now(), time.perf_counter()
-        self.set_aside_step(step, plan, ctx, ctx.graph.specs[step[0]])
+        started, t0 = now(), time.perf_counter()
         version = plan.version
+        limit = self.limit(ctx.graph.specs[step[0]])
         try:
-            observation = self.restore(version, io, location)
+            observation = self.put_back(step, version, io, location, ctx.rows.get(step),
+                                        plan.observation, limit)
         except AssetError:
             return None
         stored = Stored(location, version.rows, version.bytes, version.schema)
@@ -240,149 +269,105 @@ class VersionKeeper:
                           observation=observation, io=io)
         return state, outcome
 
+    def put_back(self, step: StepKey, version: Kept, io: Any, location: str,
+                 row: Mapping[str, Any] | None, now_seen: Observation | None,
+                 limit: int) -> Observation:
+        """Keep the current product (as :meth:`set_aside`) and put ``version`` in its place.
+
+        A file or directory is linked back (its version stays, another link); a
+        table is swapped back in one transaction with the current one, so the
+        version is the product again and its rows say ``kept = false``.
+
+        Raises:
+            StorageError: the version is gone or could not be put in place; the
+                product is as it was.
+        """
+        if not is_relation(version.location):
+            self.set_aside(step, row, now_seen, io, limit)
+            return self.restore(version, io, location)
+        current = self.candidate(step, row, now_seen, io, limit)
+        keep_as = current.location if current is not None and current.location != version.location else None
+        if put_table_back(io, version.location, location, keep_as):
+            self._add(step, current)  # type: ignore[arg-type]
+        self._forget(step, version.location)
+        return restored_observation(io, location, version.data_fingerprint)
+
+    def _forget(self, step: StepKey, where: str) -> None:
+        """A table version put back is the product again: no longer kept."""
+        self.kept[step] = [k for k in self.kept.get(step, []) if k.location != where]
+        self.writer.sql("UPDATE versions SET kept = false WHERE location = ?", [where])
+
     def prune_run(self, specs: Mapping[str, Any], states: Mapping[StepKey, StepState]) -> None:
         """At the end of a run: :meth:`prune` with each asset's limit and each step's data now."""
         limits = {name: self.limit(spec) for name, spec in specs.items()}
         self.prune(limits, {step: state.data_fingerprint for step, state in states.items()})
 
     def restore(self, kept: Kept, io: Any, location: str) -> Observation:
-        """Put a kept version back at ``location``; its observation (nothing is read).
+        """Put a kept file or directory version back at ``location``; its observation (nothing
+        is read).
 
         Raises:
             StorageError: the version is gone or could not be put in place; the
                 product is as it was.
         """
-        put_back(pathlib.Path(kept.location), location)
+        with self._scope():
+            put_back(pathlib.Path(kept.location), location)
         return restored_observation(io, location, kept.data_fingerprint)
 
     def prune(self, limits: Mapping[str, int], current: Mapping[StepKey, str | None]) -> None:
         """Remove all but the newest versions of each step this run touched.
 
         ``limits`` is each asset's number of versions; ``current`` each step's
-        current data fingerprint: a version holding the current product's data
-        costs nothing and is not counted (nor removed).
+        current data fingerprint: a file version holding the current product's data
+        costs nothing and is not counted (nor removed); a table version always counts.
         """
         for step in sorted(self.touched, key=lambda s: (s[0], s[1] or "")):
-            versions = self.kept.get(step, [])
-            earlier = [k for k in versions if k.data_fingerprint != current.get(step)]
+            earlier = counted(self.kept.get(step, []), current.get(step))
             drop = earlier[: max(0, len(earlier) - limits.get(step[0], self.default))]
             self.remove(step, drop)
 
-    def remove(self, step: StepKey, drop: list[Kept]) -> None:
-        """Remove these versions of a step: their files, and ``kept`` false on their rows."""
+    def remove(self, step: StepKey, drop: list[Kept]) -> int:
+        """Remove these versions of a step: their files or tables, and ``kept`` false on their
+        rows. A table whose database cannot be reached stays kept. Returns how many went."""
         if not drop:
-            return
+            return 0
         left = [k for k in self.kept.get(step, []) if k not in drop]
-        self.kept[step] = left
         in_use = {k.location for k in left}
+        removed = 0
         for k in drop:
-            if k.location not in in_use:
-                discard(pathlib.Path(k.location))
+            if k.location not in in_use and not discard_version(k.location, self.ios.get(step)):
+                left.append(k)
+                continue
+            removed += 1
             self.writer.sql(
                 "UPDATE versions SET kept = false WHERE asset = ? AND coalesce(partition, chr(0)) = "
                 "coalesce(?, chr(0)) AND fingerprint = ?",
                 [k.asset, k.partition, k.fingerprint],
             )
+        self.kept[step] = left
+        return removed
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def restore_asset(catalog: str | os.PathLike[str], root: str | os.PathLike[str], name: str,
-                  version: int | str = -1, partition: str | None = None) -> str:
-    """Make a kept version of an asset's product current, by hand (``assetry restore``).
-
-    The current product is kept as a version first; the ``assets`` row takes the
-    version's fingerprints and a ``materializations`` row says ``restored``. Its
-    downstream is then stale by data, as after any change. Returns the reason.
-
-    Raises:
-        StorageError: the asset has no product or no such version.
-    """
-    from assetry.io_managers.catalog_form import CatalogForm
-    from assetry.records import CatalogWriter, connect, read_records
-
-    step = (name, partition)
-    con = connect(catalog)
-    try:
-        row = read_records(con).get(step)
-        kept = read_kept(con)
-        if row is None:
-            raise StorageError(f"asset {name!r} has no stored product in catalog {str(catalog)!r}")
-        newest_first = [(k.data_fingerprint, k) for k in reversed(kept.get(step, []))]
-        chosen = pick_version(name, newest_first, row["data_fingerprint"], version)
-        writer = CatalogWriter(con)
-        try:
-            keeper = VersionKeeper(pathlib.Path(root), writer, DEFAULT_VERSIONS, kept)
-            io, location = CatalogForm.from_row(row).rebuild(name), row["location"]
-            now_seen = io.observe(location, Observation(row["data_fingerprint"], row.get("stat_key")))
-            keeper.set_aside(step, row, now_seen, io, max(1, DEFAULT_VERSIONS))
-            observation = keeper.restore(chosen, io, location)
-            run_id = "restore-" + os.urandom(8).hex()
-            writer.put("assets", {
-                **row, "fingerprint": chosen.fingerprint, "stat_key": observation.stat_key,
-                "data_fingerprint": chosen.data_fingerprint, "rows": chosen.rows,
-                "bytes": chosen.bytes, "schema": chosen.schema, "updated_at": _now(),
-                "run_id": run_id,
-            })
-            writer.put("materializations", {
-                "run_id": run_id, "asset": name, "partition": partition, "status": RESTORED,
-                "reason": chosen.reason, "fingerprint": chosen.fingerprint,
-                "data_fingerprint": chosen.data_fingerprint, "started_at": _now(),
-                "duration_s": 0.0, "rows": chosen.rows, "bytes": chosen.bytes,
-                "location": location,
-            })
-        finally:
-            writer.close()
-    finally:
-        con.close()
-    return chosen.reason
-
-
-def collect_garbage(catalog: str | os.PathLike[str], root: str | os.PathLike[str], *,
-                    keep: int | None = None, older_than: dt.timedelta | None = None) -> int:
-    """Remove kept versions (``assetry gc``): beyond the newest ``keep`` per asset, or older
-    than ``older_than``. Never the current product. Returns how many were removed.
-
-    It holds the catalog like a run, so it waits for a running run to end and no
-    run's versions go from under it.
-    """
-    from assetry.records import CatalogWriter, connect, read_records
-
-    con = connect(catalog)
-    try:
-        rows = read_records(con)
-        kept = read_kept(con)
-        writer = CatalogWriter(con)
-        removed = 0
-        try:
-            keeper = VersionKeeper(pathlib.Path(root), writer, DEFAULT_VERSIONS, kept)
-            cutoff = _now() - older_than if older_than is not None else None
-            for step, versions in list(kept.items()):
-                current = (rows.get(step) or {}).get("data_fingerprint")
-                earlier = [k for k in versions if k.data_fingerprint != current]
-                drop = earlier[: max(0, len(earlier) - keep)] if keep is not None else []
-                if cutoff is not None:
-                    drop += [k for k in earlier if k not in drop and (k.created_at or cutoff) < cutoff]
-                keeper.remove(step, drop)
-                removed += len(drop)
-        finally:
-            writer.close()
-    finally:
-        con.close()
-    return removed
-
-
-def parse_age(text: str) -> dt.timedelta:
-    """``30d``, ``12h``, ``45m``, ``2w`` as a duration.
+def counted(versions: list[Kept], current: str | None) -> list[Kept]:
+    """The versions retention counts: all but files holding the current data (they cost nothing).
 
     Examples:
-        >>> parse_age("30d").days
-        30
+        >>> v = [Kept("a", None, "d1", "f1", None, None, None, None, "data/v1"),
+        ...      Kept("a", None, "d2", "f2", None, None, None, None, "duckdb:/w#assetry_versions.a")]
+        >>> [k.fingerprint for k in counted(v, "d1")], [k.fingerprint for k in counted(v, "d2")]
+        (['f2'], ['f1', 'f2'])
     """
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    number, unit = text[:-1], text[-1:].lower()
-    if unit not in units or not number.isdigit():
-        raise AssetGraphError(f"age {text!r} is not a number and a unit; give 30d, 12h, 45m or 2w")
-    return dt.timedelta(**{units[unit]: int(number)})
+    return [k for k in versions if k.data_fingerprint != current or is_relation(k.location)]
+
+
+def run_keeping(task: Task, target: tuple[str, str, str, str]) -> Outcome:
+    """``run_task``, with the swap that replaces the task's table keeping the old one in
+    ``assetry_versions``, in the same transaction (``target``: see
+    :func:`~assetry.io_managers.versions.keeping_target`). Runs in the worker."""
+    with keeping(target):
+        return run_task(task)
+
+
+def now() -> dt.datetime:
+    """The time now, in UTC without a zone (as the catalog keeps times)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

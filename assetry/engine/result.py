@@ -120,6 +120,11 @@ class MaterializeResult:
         return self._names("skipped")
 
     @property
+    def restored(self) -> list[str]:
+        """Names whose kept earlier product was put back instead of running (docs/versions.md)."""
+        return self._names("restored")
+
+    @property
     def failed(self) -> list[str]:
         """Names that failed."""
         return self._names("failed")
@@ -193,8 +198,9 @@ class MaterializeResult:
     def __repr__(self) -> str:
         return (
             f"<MaterializeResult {'ok' if self.success else 'FAILED'}: "
-            f"{len(self.materialized)} materialized, {len(self.skipped)} skipped, "
-            f"{len(self.failed)} failed, {len(self.blocked)} blocked>"
+            f"{len(self.materialized)} materialized, "
+            + (f"{len(self.restored)} restored, " if self.restored else "")
+            + f"{len(self.skipped)} skipped, {len(self.failed)} failed, {len(self.blocked)} blocked>"
         )
 
     def to_polars(self) -> Any:

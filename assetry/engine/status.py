@@ -42,6 +42,7 @@ from assetry.engine.planner import (
     ACCEPTED,
     FAILED,
     OBSERVED,
+    RESTORED,
     SKIPPED,
     SOURCE_CHANGED,
     UP_TO_DATE,
@@ -50,6 +51,7 @@ from assetry.engine.planner import (
     plan_step,
 )
 from assetry.engine.recording import Recorder, now
+from assetry.engine.restore import Kept, read_kept
 from assetry.engine.result import StepRecord
 from assetry.engine.roots import remove_temporaries
 from assetry.engine.state import EXTERNAL, STALE, StepState
@@ -57,19 +59,20 @@ from assetry.engine.steps import StepKey, expand, forced_names, run_keys, upstre
 from assetry.errors import AssetGraphError
 from assetry.io_managers.base import Observation, Stored
 from assetry.records import CatalogWriter, connect
+from assetry.storage import RemoteRoot, is_remote
 
 __all__ = [
-    "FRESH", "MAY_RUN", "WILL_RUN", "accept", "dry_run", "plan_counts", "plan_text", "plan_word",
+    "FRESH", "MAY_RUN", "WILL_RESTORE", "WILL_RUN", "accept", "dry_run", "plan_counts", "plan_text", "plan_word",
     "status", "summarize_reasons",
 ]
 
 #: The words of an honest plan (see :func:`plan_word`).
-FRESH, WILL_RUN, MAY_RUN = "fresh", "will run", "may run"
+FRESH, WILL_RUN, MAY_RUN, WILL_RESTORE = "fresh", "will run", "may run", "will restore"
 _UPSTREAM_STALE = "upstream stale"
 
 _ORDER = (
     "fresh", "missing", "modified", "code changed", "config changed", "upstream stale",
-    "upstream changed", "upstream failed", "source changed", "source missing",
+    "upstream changed", "restored", "upstream failed", "source changed", "source missing",
 )
 _SHORT = {
     UP_TO_DATE: "fresh",
@@ -84,7 +87,33 @@ def _context(assets: Any, catalog: Any, select: Any, config: Any, root: Any,
     graph = AssetGraph.build(bind_clients(assets, clients))
     selected = graph.select(select)
     root_path = pathlib.Path(os.path.abspath(root)) if root is not None else catalog.root
+    if root is not None and is_remote(str(root)):  # a URL: the options registered, or the env's
+        root_path = RemoteRoot(str(root))  # type: ignore[assignment]
     return RunContext(graph, resolve_config(graph, config), root_path, catalog.records()), selected
+
+
+def _kept(catalog: Any) -> dict[StepKey, list[Kept]]:
+    """The catalog's kept versions by step (none for a catalog not made yet)."""
+    if not catalog.path.exists():
+        return {}
+    con = connect(catalog.path, read_only=True)
+    try:
+        return read_kept(con)
+    finally:
+        con.close()
+
+
+def _versions(kept: dict[StepKey, list[Kept]], step: StepKey) -> dict[str, Kept]:
+    return {k.fingerprint: k for k in kept.get(step, ())}
+
+
+def _planned(plan: StepPlan, otherwise: str | None = None) -> StepState:
+    """What a planned step comes to before the run: a restored one has its version's data;
+    one that does not run is ``otherwise`` (default: its plan's action)."""
+    if plan.action == RESTORED:
+        return StepState(status=RESTORED, data_fingerprint=plan.version.data_fingerprint)
+    return StepState(status=STALE if plan.run else otherwise or plan.action,
+                     data_fingerprint=_data_fingerprint(plan.observation))
 
 
 def summarize_reasons(reasons: list[str]) -> str:
@@ -108,8 +137,9 @@ def status(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
            partitions: bool = False, clients: Any = None) -> Any:
     """One row per selected asset: ``asset``, ``fresh``, ``reason``; per partition on request.
 
-    An asset whose upstream will rerun is reported ``upstream stale: <name>``.
-    With ``partitions=True`` the frame has one row per partition (and one per
+    An asset whose upstream will rerun is reported ``upstream stale: <name>``;
+    one whose fingerprint is a kept version's, ``restored: version of <time> (run <id>)``
+    (its downstream then plans with the restored data, as the run will). With ``partitions=True`` the frame has one row per partition (and one per
     unpartitioned asset) with columns ``asset``, ``partition``, ``fresh``, ``reason``.
 
     Examples:
@@ -122,6 +152,7 @@ def status(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
         needed |= graph.ancestors(name)
     states: dict[StepKey, StepState] = {}
     decided: dict[str, list[tuple[str | None, bool, str]]] = {n: [] for n in selected}
+    kept = _kept(catalog)
     for step in expand(graph, run_keys(graph, [n for n in graph.order if n in needed])).order:
         name, key = step
         if is_source(graph.specs[name]):  # observed now, as the run would: its data is known
@@ -130,9 +161,9 @@ def status(assets: Any, *, catalog: Any, select: Any = None, config: Any = None,
                                      data_fingerprint=_data_fingerprint(plan.observation))
         else:
             plan = plan_step(step, upstream_state(graph, step, states), ctx,
-                             cache=graph.specs[name].cache, before_run=True)
-            states[step] = StepState(status=STALE if plan.run else SKIPPED,
-                                     data_fingerprint=_data_fingerprint(plan.observation))
+                             cache=graph.specs[name].cache, before_run=True,
+                             versions=_versions(kept, step))
+            states[step] = _planned(plan, SKIPPED)
         if name in decided:
             decided[name].append((key, plan.fresh, plan.reason))
     return _status_frame(graph, selected, decided, partitions)
@@ -190,6 +221,7 @@ def dry_run(assets: Any, *, catalog: Any, select: Any = None, force: Any = False
         for step in steps.external
     }
     in_run = {name for name, _ in steps.order}
+    kept = _kept(catalog)
     decided: dict[str, list[tuple[str | None, bool, str]]] = {n: [] for n in graph.order if n in in_run}
     for step in steps.order:
         name = step[0]
@@ -200,9 +232,9 @@ def dry_run(assets: Any, *, catalog: Any, select: Any = None, force: Any = False
             plan = StepPlan(FAILED, "upstream missing")
         else:
             plan = plan_step(step, upstream, ctx, forced=name in forced,
-                             cache=graph.specs[name].cache, before_run=True)
-        states[step] = StepState(status=STALE if plan.run else plan.action,
-                                 data_fingerprint=_data_fingerprint(plan.observation))
+                             cache=graph.specs[name].cache, before_run=True,
+                             versions=_versions(kept, step))
+        states[step] = _planned(plan)
         decided[name].append((step[1], plan.fresh, plan.reason))
     return _status_frame(graph, list(decided), decided, False)
 
@@ -212,12 +244,15 @@ def plan_word(fresh: bool, reason: str) -> str:
 
     ``fresh``; ``will run`` when its own inputs changed (or it is forced, or
     uncached); ``may run`` when only an upstream reruns first (``upstream
-    stale``, for every stale partition); ``changed`` for a source with new
-    data; ``blocked`` behind a failed source, ``will fail`` without its input.
+    stale``, for every stale partition); ``will restore`` when a kept version
+    is put back instead; ``changed`` for a source with new data; ``blocked``
+    behind a failed source, ``will fail`` without its input.
 
     Examples:
         >>> plan_word(False, "upstream stale: flights"), plan_word(False, "code changed")
         ('may run', 'will run')
+        >>> plan_word(False, "restored: version of 2026-12-01 14:03 (run 41ab09cd)")
+        'will restore'
         >>> plan_word(False, "3 fresh, 2 upstream stale"), plan_word(True, "up to date")
         ('may run', 'fresh')
     """
@@ -231,9 +266,14 @@ def plan_word(fresh: bool, reason: str) -> str:
         return "changed"
     if reason.startswith(_UPSTREAM_STALE + ":"):
         return MAY_RUN
+    if reason.startswith(RESTORED + ":"):
+        return WILL_RESTORE
     counted = [re.fullmatch(r"\d+ (.+)", part.strip()) for part in reason.split(",")]
-    if all(counted) and {m.group(1) for m in counted if m} <= {"fresh", _UPSTREAM_STALE}:
+    states = {m.group(1) for m in counted if m}
+    if all(counted) and states <= {"fresh", _UPSTREAM_STALE}:
         return MAY_RUN
+    if all(counted) and states <= {"fresh", RESTORED}:
+        return WILL_RESTORE
     return WILL_RUN
 
 
@@ -245,10 +285,14 @@ def plan_text(fresh: bool, reason: str) -> str:
         'may run (upstream will rerun: flights, weather)'
         >>> plan_text(False, "config changed: min_flights 100 -> 10")
         'will run (config changed: min_flights 100 -> 10)'
+        >>> plan_text(False, "restored: version of 2026-12-01 14:03 (run 41ab09cd)")
+        'will restore (version of 2026-12-01 14:03, run 41ab09cd)'
     """
     word = plan_word(fresh, reason)
     if word == FRESH:
         return FRESH
+    if reason.startswith(RESTORED + ":"):  # restored: version of <time> (run <id>)
+        return f"{word} ({reason.split(':', 1)[1].strip().replace(' (run ', ', run ').rstrip(')')})"
     if reason.startswith(_UPSTREAM_STALE + ":"):
         return f"{word} (upstream will rerun:{reason.split(':', 1)[1]})"
     return f"{word} ({reason})"
@@ -262,7 +306,9 @@ def plan_counts(words: list[str]) -> str:
         '1 will run, 2 may run, 1 fresh'
     """
     counts = collections.Counter(words)
-    others = sorted(set(counts) - {WILL_RUN, MAY_RUN, FRESH})
+    others = sorted(set(counts) - {WILL_RUN, MAY_RUN, FRESH, WILL_RESTORE})
+    if counts[WILL_RESTORE]:
+        others.insert(0, WILL_RESTORE)
     return ", ".join(f"{counts[w]} {w}" for w in (WILL_RUN, MAY_RUN, FRESH, *others))
 
 
