@@ -358,6 +358,77 @@ for _i in range({n}):
     globals()[f"a{{_i:04d}}"] = make(_i)
 """
 
+def test_the_boards_live_reads_agree_with_a_full_read(tmp_path: pathlib.Path) -> None:
+    """While a run goes, the page reads only the run's rows (and keeps the rest from when it
+    saw the run begin): at every poll, and after the run, its states and figures are what a
+    page opened at that moment, reading everything, shows."""
+    from assetry.ui._board import Board, Source
+
+    (tmp_path / "wide.py").write_text(WIDE.format(n=600))
+    root = tmp_path / "data"
+    catalog = root / "catalog.duckdb"
+    command = [sys.executable, "-m", "assetry", "materialize", str(tmp_path / "wide.py"),
+               "--root", str(root), "--executor", "sync"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    board = Board(Source(catalog=catalog))
+    board.assets()
+    full_reads = []
+    last_attempts = board._last_attempts
+    board._last_attempts = lambda: full_reads.append(1) or last_attempts()  # type: ignore[method-assign]
+    compared, during, missed = 0, 0, 0
+    for extra in (["--force"], []):  # every asset materialized again; then every one skipped
+        run = subprocess.Popen(command + extra, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        seen = during
+        while True:
+            ended = run.poll() is not None
+            with board.reading():  # the file held: the catalog stays as it is for both reads
+                version, live = board.version(), board.active_run()
+                mine = board._nodes(None, live, board._read(version, live))
+                fresh = Board(Source(catalog=catalog))
+                full = fresh._nodes(None, live, fresh._read(version, live))
+            assert mine == full
+            compared += 1
+            during += live is not None
+            if ended:
+                break
+            time.sleep(0.02)
+        assert run.returncode == 0
+        missed += during == seen  # a run that began and ended between two polls
+    assert during >= 2  # some of them while a run went
+    assert compared > during
+    # Only a run never seen going (it began and ended between two polls) is read whole.
+    assert len(full_reads) <= missed, "the page read everything again while a run went"
+
+
+#: ``assetry ui``'s page, as a process: what ``static/ui.js`` does, at its pace. It asks for
+#: ``/api/version`` every POLL_MS (the script's interval: a poll still under way skips a beat),
+#: and for ``/api/assets`` when the version changed (the graph page recolours its boxes).
+PAGE = """
+import json, pathlib, sys, time, urllib.request
+
+url, stop, ready, every = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), float(sys.argv[4])
+get = lambda path: json.loads(urllib.request.urlopen(url + path, timeout=60).read())
+version = get("/api/version")["version"]
+get("/api/assets")  # the page as loaded before the run
+ready.write_text("ready")
+waits, seen, due = [], [], time.monotonic()
+while not stop.exists():
+    t0 = time.perf_counter()
+    polled = get("/api/version")
+    waits.append(time.perf_counter() - t0)
+    if polled["version"] != version:
+        version = polled["version"]
+        t0 = time.perf_counter()
+        get("/api/assets")
+        waits.append(time.perf_counter() - t0)
+    seen.append(polled["run"]["recorded"] if polled["run"] else None)
+    due = max(due + every, time.monotonic())
+    time.sleep(max(0.0, due - time.monotonic()))
+print(json.dumps({"waits": waits, "seen": seen}))
+"""
+
+#: ``Catalog.sql`` polled every 50 ms (``assetry status`` and ``assetry sql`` read the same way).
 READER = """
 import json, pathlib, sys, time
 import duckdb, polars  # imported before the first read: a wait is the read's alone
@@ -375,47 +446,104 @@ print(json.dumps({"waits": waits, "seen": seen}))
 """
 
 
+def _page_poll_s() -> float:
+    """The page's polling interval, read from the script it ships."""
+    script = pathlib.Path(__file__).parents[1] / "assetry" / "ui" / "static" / "ui.js"
+    found = re.search(r"var POLL_MS = (\d+);", script.read_text())
+    assert found, "ui.js no longer says POLL_MS"
+    return int(found.group(1)) / 1000
+
+
+def _with_reader(tmp_path: pathlib.Path, script: str, *args: str) -> tuple[Any, Any]:
+    """Start a reader process and wait until it is ready; return it and its stop file."""
+    stop, ready = tmp_path / "stop", tmp_path / "ready"
+    stop.unlink(missing_ok=True)
+    ready.unlink(missing_ok=True)
+    path = tmp_path / "reader.py"
+    path.write_text(script)
+    reader = subprocess.Popen([sys.executable, str(path), args[0], str(stop), str(ready), *args[1:]],
+                              stdout=subprocess.PIPE, text=True)
+    _until(ready.exists, timeout=120, every=0.01)
+    return reader, stop
+
+
+def _finish(reader: Any, stop: pathlib.Path) -> dict[str, Any]:
+    stop.write_text("")
+    out, _ = reader.communicate(timeout=120)
+    assert reader.returncode == 0
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+#: What the page may cost a run of 2,000 tiny assets (each takes a millisecond, so the
+#: catalog's writing is most of what the run does), best run against best run: the best of
+#: three is what a neighbour's load disturbs least. On a busy machine the bound widens by the
+#: noise it measures (``_bound``); benchmarks/bench_ui.py measures the median over eight
+#: rounds in fresh processes with PASS or FAIL at 10 % (docs/ui.md).
+SLOWDOWN_MAX = float(os.environ.get("ASSETRY_READ_SLOWDOWN_MAX", "0.10"))
+
+
+def _bound(alone: list[float]) -> float:
+    """SLOWDOWN_MAX, plus what this machine's noise leaves unresolved: how far apart the runs
+    alone are (a few % on a quiet CI machine; tens of % on one shared with other work)."""
+    return SLOWDOWN_MAX + (max(alone) / min(alone) - 1)
+
+
 @pytest.mark.slow
 def test_reading_never_waits_for_a_run_of_2000_assets(tmp_path: pathlib.Path) -> None:
-    """A reader polling Catalog.sql through a 2,000-asset run never waits 1 s, sees the run's
-    progress, and loses the run no record; the run with the reader is timed against it alone."""
+    """The page polling `assetry ui` through a 2,000-asset run costs the run at most 10 %
+    (interleaved runs without and with it, in this test: best against best of three, or of six
+    on a busy machine), never waits 1 s, and sees the run's progress; Catalog.sql polled every
+    50 ms never waits 1 s either; no record is lost."""
     (tmp_path / "wide.py").write_text(WIDE.format(n=2000))
-    (tmp_path / "reader.py").write_text(READER)
     from assetry.cli.targets import load_target
 
     modules = list(load_target(str(tmp_path / "wide.py")).modules)
     root = tmp_path / "data"
     catalog = root / "catalog.duckdb"
     materialize(modules, root=root, executor="sync")  # warm: imports, the scan cache
-    alone, read, waits, seen = [], [], [], []
-    for _ in range(2):
+    server, url = _serve("--catalog", str(catalog))
+    runs = 1
+
+    def timed() -> float:
+        nonlocal runs
         t0 = time.perf_counter()
         materialize(modules, root=root, executor="sync", force=True)
-        alone.append(time.perf_counter() - t0)
-        stop, ready = tmp_path / "stop", tmp_path / "ready"
-        stop.unlink(missing_ok=True)
-        ready.unlink(missing_ok=True)
-        reader = subprocess.Popen([sys.executable, str(tmp_path / "reader.py"), str(catalog),
-                                   str(stop), str(ready)], stdout=subprocess.PIPE, text=True)
-        _until(ready.exists, timeout=60, every=0.01)
-        t0 = time.perf_counter()
-        materialize(modules, root=root, executor="sync", force=True)
-        read.append(time.perf_counter() - t0)
-        stop.write_text("")
-        out = json.loads(reader.communicate(timeout=60)[0])
-        waits += out["waits"]
-        seen += out["seen"]
-    assert max(waits) < 1.0, f"a reader waited {max(waits):.2f}s"
-    assert len(set(seen)) > 4  # it saw the run's progress, batch by batch
+        runs += 1
+        return time.perf_counter() - t0
+
+    alone: list[float] = []
+    read: list[float] = []
+    waits: list[float] = []
+    progress: list[list[int]] = []
+    try:
+        for pair in range(6):  # alone, page; page, alone; ...: drift cancels out
+            if pair == 3 and min(read) / min(alone) - 1 <= _bound(alone):
+                break  # three of each settle it; a busy machine gets three more of each
+            for with_page in ((False, True) if pair % 2 == 0 else (True, False)):
+                if not with_page:
+                    alone.append(timed())
+                    continue
+                reader, stop = _with_reader(tmp_path, PAGE, url, str(_page_poll_s()))
+                read.append(timed())
+                out = _finish(reader, stop)
+                waits += out["waits"]
+                progress.append(out["seen"])
+    finally:
+        _stop(server)
+    reader, stop = _with_reader(tmp_path, READER, str(catalog))
+    timed()
+    sql = _finish(reader, stop)
+    slowdown = min(read) / min(alone) - 1
+    print(f"alone {alone}, with the page {read}, slowdown {slowdown:.1%} (best against best, "
+          f"bound {_bound(alone):.1%}; "
+          f"medians {statistics.median(read) / statistics.median(alone) - 1:.1%}), "
+          f"{len(waits)} requests, longest {max(waits):.3f}s, median {statistics.median(waits):.3f}s; Catalog.sql: {len(sql['waits'])} "
+          f"reads, longest {max(sql['waits']):.3f}s, median {statistics.median(sql['waits']):.3f}s")
+    assert max(waits) < 1.0, f"the page waited {max(waits):.2f}s for an answer"
+    assert max(sql["waits"]) < 1.0, f"Catalog.sql waited {max(sql['waits']):.2f}s"
+    assert any(0 < (n or 0) < 2000 for seen in progress for n in seen)  # it saw the run go on
+    assert len(set(sql["seen"])) > 4  # and Catalog.sql saw it, batch by batch
     count = Catalog(catalog).sql(
         "SELECT count(*) FROM materializations WHERE status = 'materialized'").item()
-    assert count == 2000 * 5  # not a record lost
-    slowdown = min(read) / min(alone) - 1
-    print(f"alone {alone}, with a reader {read}, slowdown {slowdown:.1%}, "
-          f"reads {len(waits)}, longest wait {max(waits):.3f}s, median {statistics.median(waits):.3f}s")
-    # Wall time on a shared 2-core machine moves by tens of percent from run to run, more
-    # than the effect measured: scripts/bench_reading.py measures it over rounds, and
-    # docs/catalog.md quotes it. Set ASSETRY_READ_SLOWDOWN_MAX (0.10) on a quiet machine.
-    bound = os.environ.get("ASSETRY_READ_SLOWDOWN_MAX")
-    if bound is not None:
-        assert slowdown <= float(bound), f"the run slowed by {slowdown:.1%} with a reader"
+    assert count == 2000 * runs  # not a record lost
+    assert slowdown <= _bound(alone), f"the run slowed by {slowdown:.1%} with the page polling"

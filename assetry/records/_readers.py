@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from assetry.errors import CatalogError
-from assetry.records._runlock import WRITER_ALIAS, attach, knock
+from assetry.records._runlock import WRITER_ALIAS, attach, knock, knock_path
 
 __all__ = ["ReaderConnection", "open_reader"]
 
@@ -75,8 +75,9 @@ def open_reader(path: pathlib.Path, wait: float) -> ReaderConnection:
     """A read-only connection to the catalog, waiting up to ``wait`` seconds for a writer's batch.
 
     In a process that holds the file read-write through a plain DuckDB
-    connection (a hook of the run that holds it, before its first batch), the
-    reader shares that database inside a read-only transaction instead.
+    connection of its own (a user's ``duckdb.connect(path)``; a run's writer is
+    waited for instead), the reader shares that database inside a read-only
+    transaction.
 
     Raises:
         CatalogError: the file stayed held longer than ``wait``.
@@ -101,12 +102,25 @@ def open_reader(path: pathlib.Path, wait: float) -> ReaderConnection:
         if ready:
             attached.readers += 1
     if not ready:
-        knock(path)  # a run's writer lets the file go after its batch under way
+        _knock(path)  # a run's writer lets the file go after its batch under way
         with attached.lock:
             if attached.readers == 0:
                 attach(hub, path, attached.alias, read_only=True, wait=wait)
             attached.readers += 1
     return _cursor(hub, attached)
+
+
+def _knock(path: pathlib.Path) -> None:
+    """Knock; when a run was already told (its ``<catalog>.readers`` exists), only touch it.
+
+    :func:`knock` first makes sure a run holds the file (it reads ``/proc/locks``,
+    milliseconds on a busy machine); the file exists only while a run that was
+    knocked at lives (or after one was killed: touching it then tells no one).
+    """
+    try:
+        os.utime(knock_path(path))
+    except OSError:
+        knock(path)
 
 
 def _cursor(hub: Any, attached: _Attached) -> ReaderConnection:

@@ -68,6 +68,7 @@ def create_app(source: Source, *, token: str, hosts: list[str] | None = None) ->
     board = Board(source)
     pages = Pages(board, token)
     launcher = _Launcher(source)
+    encoded = _Encoded()
 
     def page(render: Any, *args: Any, missing: str = "") -> Any:
         def endpoint(request: Request) -> Response:
@@ -80,7 +81,8 @@ def create_app(source: Source, *, token: str, hosts: list[str] | None = None) ->
         return endpoint
 
     def api_assets(request: Request) -> Response:
-        return _json([{**n, "detail": node_detail(n)} for n in board.assets()])
+        return Response(encoded.assets(board.assets()), media_type="application/json",
+                        headers={"Cache-Control": "no-store"})
 
     def api_asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -100,11 +102,8 @@ def create_app(source: Source, *, token: str, hosts: list[str] | None = None) ->
         return _json(found)
 
     def api_version(request: Request) -> Response:
-        run = board.active_run()
-        if run is not None:
-            run = {**run, "recorded": board.catalog.sql(
-                "SELECT count(*) FROM materializations WHERE run_id = ?", [run["run_id"]]).item()}
-        return _json({"version": pages.version(), "run": run})
+        version, run = board.poll()
+        return _json({"version": pages.version(version), "run": run})
 
     async def api_materialize(request: Request) -> Response:
         try:
@@ -195,6 +194,8 @@ def _refuse(request: Request, source: Source, token: str, given: str | None) -> 
 
 
 def _start(launcher: _Launcher, board: Board, select: Any) -> JSONResponse:
+    if not launcher.running():
+        board.replan()  # what is stale now: the page shows it during the run (planned before it)
     names = {n["asset"] for n in board.assets()}
     if select is not None and (not isinstance(select, str) or select not in names):
         return _json({"error": f"no asset {select!r} to materialize"}, 404)
@@ -217,6 +218,10 @@ class _Launcher:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
 
+    def running(self) -> bool:
+        """Whether the last run started from the page is still going."""
+        return self._proc is not None and self._proc.poll() is None
+
     def start(self, select: str | None) -> int:
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
@@ -237,12 +242,55 @@ class _Launcher:
         return None if proc is None else proc.wait(timeout)
 
 
+class _Encoded:
+    """``/api/assets`` as JSON bytes: each node encoded again only when it changed.
+
+    During a run every poll of every tab asks for the list again, and a node
+    of a wide graph rarely changes between two polls: re-encoding the 2,000
+    unchanged ones would cost more than reading the catalog.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._nodes: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self._last: tuple[list[dict[str, Any]], bytes] | None = None
+
+    def assets(self, nodes: list[dict[str, Any]]) -> bytes:
+        with self._lock:
+            if self._last is not None and self._last[0] is nodes:
+                return self._last[1]  # the board's cached list: the same bytes
+            memo, parts = {}, []
+            for node in nodes:
+                hit = self._nodes.get(node["asset"])
+                if hit is None or hit[0] != node:
+                    hit = (node, _node_json(node))
+                memo[node["asset"]] = hit
+                parts.append(hit[1])
+            self._nodes = memo
+            body = b"[" + b",".join(parts) + b"]"
+            self._last = (nodes, body)
+            return body
+
+
+def _node_json(node: dict[str, Any]) -> bytes:
+    """One node of ``/api/assets``: flat but for its lists and partition counts (no NaN there)."""
+    seconds = node.get("duration_s")
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        node = {**node, "duration_s": None}
+    return json.dumps({**node, "detail": node_detail(node)}, default=_plain, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
 def _json(value: Any, status: int = 200) -> JSONResponse:
     return _JSON(value, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 class _JSON(JSONResponse):
     def render(self, content: Any) -> bytes:
+        return self.encode(content)
+
+    @staticmethod
+    def encode(content: Any) -> bytes:
         return json.dumps(_finite(content), default=_plain, ensure_ascii=False,
                           allow_nan=False, separators=(",", ":")).encode("utf-8")
 

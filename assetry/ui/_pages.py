@@ -50,29 +50,38 @@ class Pages:
         self.board = board
         self.token = token if board.source.writable else None
 
-    def version(self) -> str:
-        """The catalog's version as text: the page's script compares it to know what changed."""
-        return json.dumps(self.board.version(), default=str)
+    def version(self, value: Any = None, plan: int | None = None) -> str:
+        """The catalog's version (``value``, else read now) and the plan's serial, as text:
+        the page's script compares it with ``/api/version`` to know what changed."""
+        return json.dumps([self.board.version() if value is None else value,
+                           self.board.plan_serial if plan is None else plan], default=str)
 
-    def _render(self, name: str, page: str, title: str, fragment: bool, **values: Any) -> str:
+    def _render(self, name: str, page: str, title: str, fragment: bool, seen: tuple[Any, Any, int],
+                **values: Any) -> str:
         source = self.board.source
         context = {
             "page": page, "title": title, "fragment": fragment, "token": self.token,
             "writable": source.writable, "target": source.target,
-            "catalog": str(source.catalog), "run": self.board.active_run(),
-            "version": self.version(), "states": STATES, **values,
+            "catalog": str(source.catalog), "run": seen[1],
+            "version": self.version(seen[0], seen[2]), "states": STATES, **values,
         }
         return str(_environment().get_template(name).render(**context))
 
+    def _seen(self) -> tuple[Any, Any, int]:
+        """The version, the run going on and the plan's serial, read before the content: a page
+        never claims a version newer than what it shows (the script would miss the change)."""
+        return self.board.version(), self.board.active_run(), self.board.plan_serial
+
     def graph(self, fragment: bool = False) -> str:
         """``/``: the graph, coloured by state, and the assets that are not fresh."""
-        nodes = self.board.assets()
-        names, edges, _, _ = self.board.structure()
+        with self.board.reading():
+            seen = self._seen()
+        nodes, (names, edges, _, _) = self.board.snapshot()
         by_name = {n["asset"]: n for n in nodes}
         counts = {s: sum(1 for n in nodes if n["state"] == s) for s in STATES}
         unfresh = [n for n in nodes if n["state"] != "fresh"]
         return self._render(
-            "graph.html", "graph", "graph", fragment, nodes=nodes, counts=counts,
+            "graph.html", "graph", "graph", fragment, seen, nodes=nodes, counts=counts,
             svg=graph_svg(names, edges, by_name) if names else "",
             unfresh=unfresh[:UNFRESH_ROWS], unfresh_more=max(0, len(unfresh) - UNFRESH_ROWS),
             plan_error=self.board.plan_error(),
@@ -80,32 +89,41 @@ class Pages:
 
     def asset(self, name: str, fragment: bool = False) -> str | None:
         """``/assets/<name>``; None when the asset is unknown."""
+        with self.board.reading():
+            seen = self._seen()
         detail = asset_detail(self.board, name)
         if detail is None:
             return None
-        return self._render("asset.html", "asset", name, fragment, a=detail,
+        return self._render("asset.html", "asset", name, fragment, seen, a=detail,
                             chart_svg=history_svg(detail["chart"]))
 
     def runs(self, fragment: bool = False) -> str:
         """``/runs``: the latest runs."""
-        return self._render("runs.html", "runs", "runs", fragment, runs=runs(self.board))
+        with self.board.reading():
+            seen = self._seen()
+            found = runs(self.board)
+        return self._render("runs.html", "runs", "runs", fragment, seen, runs=found)
 
     def run(self, run_id: str, fragment: bool = False) -> str | None:
         """``/runs/<run_id>``: a run's timeline and steps; None when the run is unknown."""
-        detail = run_detail(self.board, run_id)
+        with self.board.reading():
+            seen = self._seen()
+            detail = run_detail(self.board, run_id)
         if detail is None:
             return None
         svg, left_out = gantt_svg(detail["steps"], detail["started_at"])
         steps = sorted(detail["steps"], key=lambda s: s["status"] == "skipped")
         return self._render(
-            "run.html", "run", f"run {run_id[:8]}", fragment, r=detail, gantt_svg=svg,
+            "run.html", "run", f"run {run_id[:8]}", fragment, seen, r=detail, gantt_svg=svg,
             left_out=left_out, gantt_rows=GANTT_ROWS, steps=steps[:STEP_ROWS],
             steps_more=max(0, len(steps) - STEP_ROWS),
         )
 
     def missing(self, message: str) -> str:
         """A page for an unknown asset or run."""
-        return self._render("missing.html", "missing", "not found", False, message=message)
+        with self.board.reading():
+            seen = self._seen()
+        return self._render("missing.html", "missing", "not found", False, seen, message=message)
 
 
 def _when(value: Any) -> str:
