@@ -14,6 +14,14 @@ is WARNING). Output written below Python (a C library writing to file
 descriptor 1) is not captured. The proxy and the handler are installed when
 the first task starts and removed when the last one ends.
 
+A proxy is never freed: it lives as long as the stream it stands in for, and
+the next capture over that stream puts the same proxy back. CPython's
+``print()`` holds ``sys.stdout`` as a borrowed reference across its writes (the
+text, ``sep``, ``end``), as warnings do ``sys.stderr`` (python/cpython#130163;
+Python 3.11 has it, at least): a proxy freed while another thread was inside
+``print()`` was used after being freed, and the process crashed (SIGSEGV in
+``_Tee.write``) when the last running task ended while another thread printed.
+
 A buffer keeps the first :data:`HEAD` and the last :data:`TAIL` characters,
 with a marker line saying how many were left out between them. This module
 runs no asset and touches no catalog.
@@ -122,6 +130,11 @@ class _Tee:
         return getattr(self._original, name)
 
 
+#: id(stream) -> its proxy, kept for good (see the module's docstring). A proxy holds its
+#: stream, so no other stream takes that id while the entry lives.
+_TEES: dict[int, _Tee] = {}
+
+
 class _ThreadHandler(logging.Handler):
     """A root handler that keeps the records of capturing threads, and ignores the rest."""
 
@@ -152,7 +165,10 @@ def _install() -> None:
             original = getattr(sys, name)
             if original is None:  # no console (pythonw): nothing to stand in for
                 continue
-            _SAVED[name] = tee = _Tee(original)
+            tee = _TEES.get(id(original))
+            if tee is None:
+                tee = _TEES[id(original)] = _Tee(original)
+            _SAVED[name] = tee
             setattr(sys, name, tee)
         logging.getLogger().addHandler(_HANDLER)
 
