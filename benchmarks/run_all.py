@@ -5,7 +5,11 @@ run (the plain Parquet loop, polars by hand, pandas.to_sql, a hand-written
 COPY), the ratio or difference, the limit, and PASS or FAIL. Every figure
 comes from fresh processes over freshly generated pipeline modules
 (``bench_core.py``; ``bench_upload.py`` for PostgreSQL, at ``ASSETRY_TEST_PG``,
-default ``postgresql://postgres@127.0.0.1:5432/test``).
+default ``postgresql://postgres@127.0.0.1:5432/test``; ``bench_versions.py`` for
+reverting a change against the rerun it avoids, and restoring by product size;
+``bench_storage.py`` for products on a moto S3 server it starts on 127.0.0.1;
+``bench_ui.py`` for a run with ``assetry ui``'s page polling against the run alone;
+``bench_sources.py`` for a no-op run with 1,000 source assets against the same run without them).
 
     python benchmarks/run_all.py            # the figures of docs/performance.md (12-15 min on 2 cores)
     python benchmarks/run_all.py --quick    # small N, one run each: a smoke run (~2 min), every line
@@ -33,7 +37,8 @@ sys.path.insert(0, str(HERE))
 from _common import PEERS, ChildFailed, run_child, table
 from generate import write_module
 
-TARGETS = [["bench_core.py"], ["bench_upload.py"]]
+TARGETS = [["bench_core.py"], ["bench_upload.py"], ["bench_versions.py"], ["bench_storage.py"],
+           ["bench_ui.py"], ["bench_sources.py"]]
 EXTRAS = [["bench_executors.py"], ["bench_partitions.py", "--days", "365"]]
 PROFILES = [
     ["profile_run.py", "--shape", "chain", "--assets", "1000", "--executor", "sync"],
@@ -67,7 +72,10 @@ def main() -> int:
         results = pathlib.Path(tmp) / "results.jsonl"
         env = {**os.environ, "ASSETRY_BENCH_RESULTS": str(results)}
         for cmd in TARGETS + (EXTRAS if args.extras else []) + (PROFILES if args.profile else []):
-            extra = ["--quick"] if args.quick and cmd[0] in ("bench_core.py", "bench_upload.py") else []
+            extra = ["--quick"] if args.quick and cmd[0] in ("bench_core.py", "bench_upload.py", "bench_versions.py",
+                                                        "bench_storage.py", "bench_ui.py") else []
+            if args.quick and cmd[0] == "bench_sources.py":
+                extra = ["--repeat", "1", "--gb", "0.02"]
             print(f"\n=== {' '.join(cmd + extra)}", flush=True)
             t0 = time.perf_counter()
             rc = subprocess.call([sys.executable, str(HERE / cmd[0]), *cmd[1:], *extra], env=env)

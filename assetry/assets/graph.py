@@ -8,7 +8,6 @@ name (every problem at once, one line each). It does no I/O and runs nothing.
 from __future__ import annotations
 
 import collections
-import difflib
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -237,6 +236,8 @@ def _partition_problems(spec: AssetSpec, by_name: Mapping[str, AssetSpec]) -> li
 
 
 def _suggest(name: str, names: list[str]) -> str:
+    import difflib  # on first use: only a misspelt name needs it
+
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     if not close:
         return ""

@@ -18,18 +18,19 @@ share their caches (one code walk per asset per run feeds both).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
 import json
 import pathlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from assetry import fingerprints
+from assetry import fingerprints, storage
 from assetry.assets.graph import AssetGraph
 from assetry.engine.config import ConfigTypeError, convert, describe
 from assetry.engine.planner import Intent, Record, StepPlan, plan_source
@@ -39,6 +40,7 @@ from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import FileIOManager, Observation
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.io_managers.sources import SourceIO
+from assetry.storage import is_remote
 
 __all__ = ["SOURCE_CODE", "Explanation", "RunContext", "resolve_config", "short_value"]
 
@@ -120,7 +122,8 @@ class RunContext:
     _declared: dict[str, IOManager | None] = attrs.field(factory=dict)
     _io_fp: dict[str, str] = attrs.field(factory=dict)
     _rebuilt: dict[CatalogForm, IOManager] = attrs.field(factory=dict)
-    _parts: dict[str, tuple[str, str, str, str | None]] = attrs.field(factory=dict)
+    _parts: dict[str, tuple[str, str, str, Callable[[Mapping[str, str]], str]]] = attrs.field(
+        factory=dict)
     _records: dict[tuple[str, str | None], Record | None] = attrs.field(factory=dict)
     #: Observations taken ahead by :meth:`prepare`, each handed out once by :meth:`observe`.
     _ahead: dict[tuple[str, str | None], Observation | None] = attrs.field(factory=dict)
@@ -265,14 +268,10 @@ class RunContext:
         parts = self._parts.get(name)
         if parts is None:
             parts = self._parts[name] = self._intent_parts(name)
-        code, config, io, base = parts
+        code, config, io, whole = parts
         # A dict of the caller's own (upstream_state builds one per step) is not copied again.
         up = upstream if type(upstream) is dict else dict(upstream)
-        if base is None:
-            whole = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream=up)
-        else:
-            whole = partition_fingerprint(base, up)
-        return Intent(code, config, io, up, whole, self.explanation(name))
+        return Intent(code, config, io, up, whole(up), self.explanation(name))
 
     def prepare(self, steps: Iterable[tuple[str, str | None]]) -> None:
         """Compute the code, config and IO fingerprints of these steps' assets now, all at once,
@@ -284,11 +283,19 @@ class RunContext:
         GIL (each ``stat`` and hash would wait for it). Anything that cannot be
         computed here is left to :meth:`intent` and :meth:`observe`, which raise
         the same error where the step is planned.
+
+        On a remote root, one LIST of the root (:func:`assetry.storage.listing`)
+        answers every product's metadata here (files and directories): no request
+        per product while its ETag is the one recorded.
         """
         steps = list(steps)
-        for step in steps:
-            io, location = self.product(*step)
-            if isinstance(io, FileIOManager) and location is not None and step not in self._ahead:
+        remote = is_remote(self.root)
+        with storage.listing(str(self.root)) if remote else contextlib.nullcontext():
+            for step in steps:
+                io, location = self.product(*step)
+                if location is None or step in self._ahead or not (
+                        isinstance(io, FileIOManager) or (remote and is_remote(location))):
+                    continue
                 try:
                     self._ahead[step] = self.observe(*step)
                 except Exception:  # noqa: BLE001, S112 - raised again, in its place, by observe()
@@ -302,17 +309,21 @@ class RunContext:
             except Exception:  # noqa: BLE001, S112 - raised again, in its place, by intent()
                 continue
 
-    def _intent_parts(self, name: str) -> tuple[str, str, str, str | None]:
-        """Code, config and IO fingerprints; for a partitioned asset, its partitions' base too."""
+    def _intent_parts(self, name: str) -> tuple[str, str, str, Callable[[Mapping[str, str]], str]]:
+        """Code, config and IO fingerprints, and the function of upstream that gives the whole.
+
+        Every step of the asset shares code, config and IO: they are encoded once
+        per run, and a step costs the encoding of its upstream alone (for a
+        partition, one small hash over its asset's base fingerprint).
+        """
         code = self.code_fingerprint(name)
         values = self.values[name]
         config = fingerprints.config_fingerprint(values) if values else _empty_config()
         io = self.io_fingerprint(name)
-        base = None
-        if self.graph.specs[name].partitions is not None:
-            # Thousands of partitions share code, config and IO: hash those once per run.
-            base = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream={})
-        return code, config, io, base
+        if self.graph.specs[name].partitions is None:
+            return code, config, io, fingerprints.asset_fingerprinter(code=code, config=config, io=io)
+        base = fingerprints.asset_fingerprint(code=code, config=config, io=io, upstream={})
+        return code, config, io, functools.partial(partition_fingerprint, base)
 
 
 @functools.lru_cache(maxsize=1)

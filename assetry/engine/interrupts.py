@@ -3,7 +3,10 @@
 The first signal stops scheduling: no step starts any more. Steps already
 running get a grace period (``ASSETRY_GRACE_S`` seconds, default 10) to
 finish, and are recorded as usual; the sync executor's step runs in the main
-thread and is interrupted at once (a KeyboardInterrupt inside the asset). When
+thread and is interrupted at once (a KeyboardInterrupt inside the asset); a
+thread pool's lone step, which the runner also runs in the main thread, is
+treated as the pool's (:meth:`Stop.gentle`: a timer interrupts it when the
+grace period ends). When
 the grace period ends, or at a second signal, the run stops at once: the steps
 still running are recorded ``interrupted``, worker processes are terminated,
 and the run's temporary files are removed, as after a crash. The runner then
@@ -18,7 +21,6 @@ owns the signal handling and the hard stop; the runner decides what to record.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import signal
@@ -71,6 +73,9 @@ class Stop:
         self.hard = False
         self._deadline: float | None = None
         self._inline = False
+        self._gentle = False
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
         self._saved: dict[int, Any] = {}
 
     @property
@@ -119,6 +124,36 @@ class Stop:
         finally:
             self._inline = False
 
+    @contextlib.contextmanager
+    def gentle(self) -> Iterator[None]:
+        """A step of a pool's runs in the main thread within the block (the only step to run):
+        as in the pool, the first signal lets it finish, and a second signal or the end of the
+        grace period interrupts it (a KeyboardInterrupt inside the asset)."""
+        self._gentle = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._gentle = False
+                timer, self._timer = self._timer, None
+            if timer is not None:  # no signal of ours arrives after the block
+                timer.cancel()
+                timer.join()
+
+    def _arm(self) -> None:
+        """At the end of the grace period, signal the main thread again if its step still runs."""
+        main, signum = threading.main_thread().ident, self.signum
+
+        def expire() -> None:
+            with self._lock:
+                if self._gentle and main is not None and signum is not None:
+                    signal.pthread_kill(main, signum)  # its handler stops at once
+
+        wait = max(0.0, (self._deadline or 0.0) - time.monotonic())
+        self._timer = threading.Timer(wait, expire)
+        self._timer.daemon = True
+        self._timer.start()
+
     def request(self, signum: int = int(signal.SIGINT)) -> None:
         """Stop scheduling, as the first signal does (a no-op once a stop was asked)."""
         if self.signum is None:
@@ -128,10 +163,12 @@ class Stop:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.request(signum)
+            if self._gentle:
+                self._arm()
         else:
             self.hard = True
-        if self._inline:
-            self._inline = False  # one KeyboardInterrupt per step
+        if self._inline or (self._gentle and self.hard):
+            self._inline = self._gentle = False  # one KeyboardInterrupt per step
             raise KeyboardInterrupt
 
 
@@ -152,6 +189,8 @@ def interrupt_error(stop: Stop, run_id: str) -> KeyboardInterrupt:
 
 def children() -> set[Any]:
     """The multiprocessing children of this process now (worker processes started later are the run's)."""
+    import multiprocessing  # on first use: only the processes executor starts children
+
     return set(multiprocessing.active_children())
 
 
@@ -167,6 +206,8 @@ def stop_workers(pool: Any, before: set[Any]) -> None:
         return
     if getattr(pool, "name", None) != "processes":
         return
+    import multiprocessing
+
     for child in set(multiprocessing.active_children()) - before:
         with contextlib.suppress(OSError, ValueError):  # already gone
             child.terminate()

@@ -10,6 +10,8 @@ come to is one :class:`~assetry.engine.state.StepState` per step, in one dict
 that the result holds. Ctrl-C and SIGTERM (:mod:`assetry.engine.interrupts`)
 stop the scheduling; the steps they stop are recorded ``interrupted``, the
 run too, and ``materialize()`` raises KeyboardInterrupt once all is recorded.
+Under the thread pool, a step that is the only one able to run (each step of
+a chain) runs in the calling thread, two thread switches fewer per step.
 
 Longer than 400 lines: ``materialize()`` and the one ``_Run`` that schedules,
 plans, submits and records each step; split, each part would reach into the
@@ -34,7 +36,8 @@ from assetry.assets import is_source
 from assetry.assets.binding import bind_clients
 from assetry.assets.graph import AssetGraph
 from assetry.engine.context import RunContext, resolve_config
-from assetry.engine.executors import make_executor
+from assetry.engine.executors import SyncExecutor, make_executor
+from assetry.engine.heap import frozen_heap
 from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
 from assetry.engine.interrupts import Stop, children, hard_stop, interrupt_error
 from assetry.engine.observing import observe_source
@@ -42,7 +45,14 @@ from assetry.engine.planner import FAILED, OBSERVED, RUN, SKIPPED, UpstreamState
 from assetry.engine.recording import Recorder, now
 from assetry.engine.restore import DEFAULT_VERSIONS, VersionKeeper, check_versions, read_kept
 from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
-from assetry.engine.roots import RunLock, check_catalog_apart, prepare_root, remove_temporaries
+from assetry.engine.roots import (
+    RunLock,
+    check_catalog_apart,
+    default_catalog,
+    prepare_root,
+    remove_dead_locks,
+    remove_temporaries,
+)
 from assetry.engine.runlog import with_log
 from assetry.engine.state import EXTERNAL, MATERIALIZED, RUNNING, StepState
 from assetry.engine.steps import (
@@ -54,13 +64,14 @@ from assetry.engine.steps import (
     run_keys,
     upstream_state,
 )
-from assetry.engine.task import Input, Outcome, Task, run_task
+from assetry.engine.task import Input, Outcome, Task
 from assetry.engine.tracebacks import attach_remote_traceback
 from assetry.errors import AssetError, AssetGraphError
 from assetry.io_managers import IOManager
 from assetry.io_managers.base import PartitionedProduct
-from assetry.records import DEFAULT_CATALOG, CatalogWriter, connect, read_records
+from assetry.records import CatalogWriter, connect, read_records
 from assetry.reporting import Reporter
+from assetry.storage import is_remote, registered
 
 __all__ = ["materialize"]
 
@@ -82,6 +93,7 @@ def materialize(
     reporter: Reporter | None = None,
     clients: Mapping[str, Any] | None = None,
     versions: int = DEFAULT_VERSIONS,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> MaterializeResult:
     """Run every selected asset (and partition) that is stale, skip the fresh ones, record it all.
 
@@ -89,8 +101,10 @@ def materialize(
         assets: an asset, a module holding assets, or a list of these.
         select: ``"name"``, ``"+name"`` (with upstream), ``"name+"`` (with downstream), or a list.
         force: True to run everything selected, or names to run even if fresh.
-        root: the directory for file products.
-        catalog: the DuckDB catalog file; default ``<root>/catalog.duckdb``.
+        root: the directory for file products, or a URL on an object store
+            (``s3://bucket/prefix``, ``gs://...``, ``az://...``; see docs/storage.md).
+        catalog: the DuckDB catalog file; default ``<root>/catalog.duckdb``, or
+            ``catalog.duckdb`` in the current directory for a remote root.
         executor: ``"sync"``, ``"threads"``, ``"processes"``, ``"dask"``, a
             ``dask.distributed.Client``, or any ``concurrent.futures.Executor``
             (an executor given here is shut down at the end of the run).
@@ -106,6 +120,9 @@ def materialize(
             resolved before anything is planned; an unknown name is an error.
         versions: earlier file and directory products kept per asset (its ``versions=`` wins;
             0 keeps none); a kept one matching the fingerprint is restored (docs/versions.md).
+        storage_options: credentials and endpoint of a remote root (fsspec's options, e.g.
+            ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url": ...}}``); kept in
+            memory, never recorded. Without them the store's environment variables apply.
 
     Examples:
         >>> result = materialize([flights, delays], root="data")  # doctest: +SKIP
@@ -122,13 +139,19 @@ def materialize(
         hint = option_hint("partitions")  # the command line's --partitions, or partitions=
         raise AssetGraphError(f"{hint} was given, but no selected asset is partitioned")
     steps = expand(graph, run_keys(graph, selected, partitions))
-    root_path = prepare_root(root)
+    root_path = prepare_root(root, storage_options)
     catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
-    catalog_path = os.path.abspath(catalog) if catalog is not None else str(root_path / DEFAULT_CATALOG)
+    catalog_path = os.path.abspath(catalog if catalog is not None else default_catalog(root_path))
     check_catalog_apart(graph.specs.values(), catalog_path)  # no asset may write into the catalog
     run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter),
                keep_versions=keep_versions)
-    with RunLock(root_path, run.run_id):  # held to the end: no sweep takes this run's temporaries
+    # The run's lock is local: beside the catalog when the root is on an object store.
+    lock_root = os.path.dirname(catalog_path) if is_remote(root_path) else root_path
+    if lock_root is not root_path:
+        remove_dead_locks(lock_root)  # what killed runs on this remote root left beside the catalog
+    # The lock is held to the end (no sweep takes this run's temporaries); the collector's
+    # passes skip what was alive before the run (engine/heap.py).
+    with RunLock(lock_root, run.run_id), frozen_heap():
         result = run.execute(executor, max_workers)
     if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
         raise interrupt_error(run.stop, run.run_id)
@@ -160,6 +183,8 @@ class _Run:
     #: What Ctrl-C / SIGTERM asked: stop scheduling, or stop at once.
     stop: Stop = attrs.field(factory=Stop)
     _inline: bool = False
+    #: A lone step of the thread pool runs in this thread (see _submit).
+    _alone_inline: bool = False
 
     def execute(self, executor: Any, max_workers: int | None) -> MaterializeResult:
         t0 = time.perf_counter()
@@ -170,7 +195,9 @@ class _Run:
             self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
             kept = read_kept(con)
             writer = CatalogWriter(con)
-            self.keeper = VersionKeeper(self.root, writer, self.keep_versions, kept)
+            self.keeper = VersionKeeper(self.root, writer, self.keep_versions, kept,
+                                        run_id=self.run_id)
+            self.keeper.sweep()  # what a dead run left half kept in the version store
             self.recorder = Recorder(writer, self.run_id, self.ctx.rows)
             self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
@@ -178,6 +205,7 @@ class _Run:
             self.recorder.start(self.graph, self.root, executor)
             pool = make_executor(executor, max_workers)
             self._inline = getattr(pool, "name", None) == "sync"
+            self._alone_inline = getattr(pool, "name", None) == "threads"
             before = children() if getattr(pool, "name", None) == "processes" else set()
             with self.stop.installed():
                 try:
@@ -227,7 +255,8 @@ class _Run:
                 if task is None:
                     self._release(step, waiting, ready)
                 else:
-                    future = self._submit(pool, step, task)
+                    alone = self._alone_inline and not futures and not ready
+                    future = self._submit(pool, step, task, alone=alone)
                     futures[future] = step
                     future.add_done_callback(finished.put)
             if self.stop.requested and not futures:
@@ -291,14 +320,19 @@ class _Run:
         self._record(step, state, plan.reason, error=plan.error)
         return None
 
-    def _submit(self, pool: cf.Executor, step: StepKey, task: Task) -> cf.Future[Outcome]:
+    def _submit(self, pool: cf.Executor, step: StepKey, task: Task, *,
+                alone: bool = False) -> cf.Future[Outcome]:
         if self.reporter is not None:
             self.reporter.asset_started(label(step))
         self.states[step] = attrs.evolve(self.states[step], status=RUNNING, started_at=now())
+        job = self.keeper.job(step, task)  # run_task, or run_keeping for a table kept as a version
         if self._inline:  # runs here, in the main thread: Ctrl-C interrupts it at once
             with self.stop.inline():
-                return pool.submit(run_task, task)
-        return pool.submit(run_task, task)
+                return pool.submit(*job)
+        if alone:  # the only step that can run now (a chain): here, sparing two thread
+            with self.stop.gentle():  # wakeups; Ctrl-C treats it as the pool would
+                return _HERE.submit(*job)
+        return pool.submit(*job)
 
     def _task(self, step: StepKey, upstream: UpstreamState) -> Task:
         name, key = step
@@ -312,6 +346,8 @@ class _Run:
             location=location if spec.io is not None else None,
             segment=self.ctx.segment(name, key),
             run_id=self.run_id,
+            storage=registered(self.root) if is_remote(self.root) else None,
+            lock_root=os.path.dirname(self.catalog_path) if is_remote(self.root) else None,
         )
 
     def _input(self, param: str, key: str | None, upstream: UpstreamState) -> Input:
@@ -345,6 +381,7 @@ class _Run:
         spec = self.graph.specs[step[0]]
         state = self.states[step]
         reason = outcome.reason or state.reason
+        self.keeper.settle(step)  # a table its swap kept as a version: now recorded
         if outcome.interrupted:
             self._interrupted(step, outcome)
             return
@@ -421,6 +458,9 @@ def _outcome_of(future: cf.Future[Outcome]) -> Outcome:
         return Outcome(ok=False, duration_s=0.0, error=f"{type(exc).__name__}: {exc}",
                        exception=exc)
 
+
+#: Runs a thread pool's lone step in the scheduler's thread.
+_HERE = SyncExecutor()
 
 #: The status of a step that Ctrl-C or SIGTERM stopped before it finished.
 INTERRUPTED = "interrupted"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import pickle
 import sys
 import uuid
 from typing import Any
@@ -52,6 +51,8 @@ def load(text: str) -> Any:
     path = _path(text)
     if path is None:
         return None
+    import pickle  # on first use, not at ``import assetry``
+
     try:
         with open(path, "rb") as f:
             return pickle.load(f)
@@ -64,6 +65,8 @@ def store(text: str, value: Any) -> None:
     path = _path(text)
     if path is None:
         return
+    import pickle
+
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

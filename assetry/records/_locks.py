@@ -1,14 +1,20 @@
-"""Which processes are alive, and which hold a lock on a file: the questions crash recovery asks.
+"""Which processes are alive, which hold a lock on a file, and this process's writer slots.
 
-Both read ``/proc`` where it exists and never open the file they ask about
+:func:`pid_alive` and :func:`lock_holders` are the questions crash recovery asks:
+both read ``/proc`` where it exists and never open the file they ask about
 (opening and closing a file drops every POSIX lock this process holds on it).
+A :class:`Slot` keeps the threads of this process to one writer per catalog file.
 """
 
 from __future__ import annotations
 
 import os
+import pathlib
+import threading
 
-__all__ = ["lock_holders", "pid_alive"]
+from assetry.errors import CatalogError
+
+__all__ = ["Slot", "lock_holders", "pid_alive"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -65,3 +71,30 @@ def lock_holders(path: str | os.PathLike[str]) -> set[int] | None:
         if len(parts) >= 6 and parts[5] == wanted and parts[4].isdigit():
             holders.add(int(parts[4]))
     return holders
+
+
+_SLOTS: dict[str, threading.RLock] = {}  # threading.RLock per catalog file
+_DEPTH: dict[str, int] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+class Slot:
+    """This process's one writer slot for a catalog file: threads wait, the holder re-enters."""
+
+    def __init__(self, path: pathlib.Path, wait: float) -> None:
+        self.key = os.path.realpath(path)
+        with _SLOTS_LOCK:
+            self._lock = _SLOTS.setdefault(self.key, threading.RLock())
+        if not self._lock.acquire(timeout=min(max(wait, 0.001), threading.TIMEOUT_MAX)):
+            raise CatalogError(
+                f"catalog {str(path)!r} is held by another run in this process and did not "
+                f"free within {wait:.0f}s; wait for that run to end"
+            )
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] = _DEPTH.get(self.key, 0) + 1
+            self.nested = _DEPTH[self.key] > 1
+
+    def release(self) -> None:
+        self._lock.release()  # raises in a thread that does not hold it: nothing changes
+        with _SLOTS_LOCK:
+            _DEPTH[self.key] -= 1

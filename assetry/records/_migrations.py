@@ -23,22 +23,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from assetry.records._schema import add_column, create_table
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
 
 
-@attrs.frozen
 class Migration:
-    """One step of the schema: the version it reaches and the columns it adds, per table."""
+    """One step of the schema: the version it reaches and the columns it adds, per table.
+
+    A plain class (not attrs: it is made at ``import assetry``, where each attrs class
+    costs about half a millisecond); a value all the same: equal by its fields, read-only.
+    """
+
+    __slots__ = ("adds", "statements", "version", "why")
 
     version: int
     adds: Mapping[str, tuple[str, ...]]
     why: str
     #: Statements run after the columns are added (to fill them from older columns).
-    statements: tuple[str, ...] = ()
+    statements: tuple[str, ...]
+
+    def __init__(self, version: int, adds: Mapping[str, tuple[str, ...]], why: str,
+                 statements: tuple[str, ...] = ()) -> None:
+        for name, value in (("version", version), ("adds", adds), ("why", why),
+                            ("statements", statements)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Migration is read-only; cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Migration:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # adds is a mapping, as with attrs
+
+    def __repr__(self) -> str:
+        return (f"Migration(version={self.version!r}, adds={self.adds!r}, why={self.why!r}, "
+                f"statements={self.statements!r})")
 
     def statements_to_run(self) -> list[str]:
         """Every statement of this step, in order.

@@ -19,16 +19,15 @@ import math
 import os
 import pathlib
 import re
-import threading
 import time
 from typing import Any
 
 from assetry._surface import run_hint
 from assetry.errors import CatalogError
-from assetry.records._locks import lock_holders, pid_alive
+from assetry.records._locks import Slot, lock_holders, pid_alive
 from assetry.records._migrations import SCHEMA_VERSION, migrate
 from assetry.records._readers import open_reader
-from assetry.records._runlock import RunLock, WriterConnection, busy
+from assetry.records._runlock import RunLock, WriterConnection, busy, holder, writer_cursor
 from assetry.records._schema import TABLES, create_table
 
 __all__ = ["STORAGE_VERSION", "connect", "corrupt_error", "read_records", "wait_seconds"]
@@ -40,7 +39,8 @@ STORAGE_VERSION = "v1.1.0"
 #: The wait when ``ASSETRY_CATALOG_WAIT`` is not set.
 _DEFAULT_WAIT_S = 120.0
 
-_LOCK_PID = re.compile(r"PID (\d+)")
+#: DuckDB's words for a file this process has attached elsewhere, naming that database.
+_ATTACHED_BY = re.compile(r'already attached by database "([^"]*)"')
 #: DuckDB refuses a read-only connection beside a read-write one in the same process.
 _SAME_PROCESS = "different configuration"
 
@@ -73,18 +73,19 @@ def wait_seconds() -> float:
 def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: float | None = None) -> Any:
     """Open the catalog file, waiting up to ``wait`` seconds while another process holds it.
 
-    One writer at a time: DuckDB's file lock between processes, a lock per file
-    between the threads of one process (released when the connection closes).
-    Others wait with a bounded backoff, readers too. A writer creates the
-    tables or migrates an older file (so does a reader, when no one else holds
-    it) and marks runs left ``running`` by a dead process as ``crashed``
-    (their roots are the connection's ``crashed_roots``, for the engine to sweep). In
-    a process that already holds the catalog read-write, a reader shares that
-    database inside a read-only transaction.
+    One writer at a time: the run lock (an ``flock``) and DuckDB's file lock between
+    processes, a lock per file between the threads of one process (released when
+    the connection closes). Others wait with a bounded backoff, readers too. A
+    writer creates the tables or migrates an older file (so does a reader, when
+    no one else holds it) and marks runs left ``running`` by a dead process as
+    ``crashed`` (their roots are the connection's ``crashed_roots``, for the
+    engine to sweep). A reader in a process whose own plain DuckDB connection
+    holds the file read-write shares it inside a read-only transaction.
 
     Raises:
         CatalogError: the file is corrupt or not a DuckDB database, was written by
-            a newer assetry, or stays held longer than ``wait``.
+            a newer assetry, is open in a DuckDB connection of this process, or
+            stays held longer than ``wait``.
 
     Examples:
         >>> con = connect("data/catalog.duckdb", read_only=True)  # doctest: +SKIP
@@ -106,125 +107,161 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, wait: floa
                 "choose a catalog path in a writable folder"
             ) from exc
     deadline = time.monotonic() + wait
-    slot = None if read_only else _Slot(path, wait)
-    crashed_roots: tuple[str, ...] = ()
-    run_lock: RunLock | None = None
+    if read_only:
+        return _connect_reader(path, deadline)
+    slot = Slot(path, wait)
     try:
-        if slot is not None and not path.exists():
-            _create(path)
-        if slot is not None and not slot.nested:
-            run_lock = RunLock.acquire(path, deadline, wait)
-        con = _open(path, read_only, deadline, wait)
-        try:
-            if slot is None:
-                found = _check_version(con, path)
-                if found is not None and found < SCHEMA_VERSION:
-                    con.close()  # DuckDB opens no writer beside a reader of this process
-                    _upgrade(path)
-                    con = _open(path, read_only, deadline, wait)
-            else:
-                _ensure_schema(con, path)
-                if not slot.nested:  # a nested writer (a hook of a live run) recovers nothing
-                    crashed_roots = _recover_crashed(con)
-        except duckdb.Error as exc:
-            con.close()
-            raise corrupt_error(path, str(exc)) from exc
-        except CatalogError:
-            con.close()  # a newer schema, a failed migration: nothing of this open stays
-            raise
+        con = _open_writer(path, slot, deadline, wait)
     except BaseException:
-        if run_lock is not None:
-            run_lock.release()
-        if slot is not None:
-            slot.release()
+        slot.release()
         raise
-    if slot is None:
-        return con
-    return WriterConnection(con, slot, path, crashed_roots, run_lock=run_lock, wait=wait)
+    try:  # from here on closing ``con`` lets the slot and the run lock go
+        found = _ensure_schema(con, path, created=con.created)
+        if not slot.nested and found is not None:  # a nested writer (a hook of a live run)
+            con.crashed_roots = _recover_crashed(con)  # recovers nothing; a new file has no runs
+    except duckdb.Error as exc:
+        con.close()
+        raise corrupt_error(path, str(exc)) from exc
+    except BaseException:
+        con.close()  # a newer schema, a failed migration: nothing of this open stays
+        raise
+    return con
 
 
-def _create(path: pathlib.Path) -> None:
-    """Create an empty catalog file in the storage format of :data:`STORAGE_VERSION`.
+def _connect_reader(path: pathlib.Path, deadline: float) -> Any:
+    """A reader: the file as it is, migrated first if it is older and no one holds it."""
+    import duckdb
 
-    Only a new file can be given a format: DuckDB writes an existing file in the
-    format it already has. The format is set by an ``ATTACH`` from a separate
-    in-memory database, not by a config option of ``duckdb.connect``, because
-    DuckDB refuses two connections to one file with different configs in one
-    process (a user's plain ``duckdb.connect(path)`` beside a run).
+    con = _open_reader(path, deadline)
+    try:
+        found = _check_version(con, path)
+        if found is not None and found < SCHEMA_VERSION:
+            con.close()  # DuckDB opens no writer beside a reader of this process
+            _upgrade(path)
+            con = _open_reader(path, deadline)
+    except duckdb.Error as exc:
+        con.close()
+        raise corrupt_error(path, str(exc)) from exc
+    except CatalogError:
+        con.close()
+        raise
+    return con
+
+
+def _open_reader(path: pathlib.Path, deadline: float) -> Any:
+    import duckdb
+
+    try:
+        return open_reader(path, max(0.0, deadline - time.monotonic()))
+    except duckdb.Error as exc:
+        raise corrupt_error(path, str(exc)) from exc
+
+
+def _open_writer(path: pathlib.Path, slot: Slot, deadline: float, wait: float) -> WriterConnection:
+    """The run lock (unless nested), then the file attached read-write; a new file is created.
+
+    A new file is created by the ``ATTACH`` itself, in the format of :data:`STORAGE_VERSION`
+    (DuckDB keeps an existing file's format), and its creator takes the run lock without
+    waiting; if another process raced it there, it lets go and waits like any other run.
+    """
+    cursor, alias = writer_cursor()
+    run_lock: RunLock | None = None
+    attached = False
+
+    def let_go() -> None:
+        nonlocal attached
+        attached = False
+        cursor.execute(f"DETACH {alias}")
+
+    try:
+        if not slot.nested and not path.exists():
+            attached = _create(cursor, path, alias)
+        if not slot.nested:
+            run_lock = RunLock.acquire(path, deadline, wait, before_waiting=let_go if attached else None)
+        if not attached:
+            _attach(cursor, path, alias, deadline, wait)
+        cursor.execute(f"USE {alias}")
+    except BaseException:
+        try:
+            if attached:
+                let_go()
+        finally:
+            cursor.close()
+            if run_lock is not None:
+                run_lock.release()
+        raise
+    con = WriterConnection(cursor, alias, slot, path, run_lock=run_lock, wait=wait)
+    con.created = attached  # still attached from the ATTACH that made the file
+    return con
+
+
+def _create(cursor: Any, path: pathlib.Path, alias: str) -> bool:
+    """Create the catalog file by attaching it in the format of :data:`STORAGE_VERSION`.
+
+    An ``ATTACH`` option, not a config of ``duckdb.connect``: DuckDB refuses two
+    connections to one file with different configs in one process. Returns False
+    if it could not (another process created the file meanwhile and holds it, or
+    gave it a newer format): the ordinary open that follows waits or reports it.
     """
     import duckdb
 
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {quoted} AS new_catalog (STORAGE_VERSION '{STORAGE_VERSION}')")
-        con.execute("DETACH new_catalog")
+        cursor.execute(f"ATTACH {_quoted(path)} AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')")
     except duckdb.Error:
-        # Another process created the file meanwhile (it holds it, or gave it a newer
-        # format), or the directory is missing: the open that follows waits or reports it.
-        return
-    finally:
-        con.close()
+        return False
+    return True
 
 
-_SLOTS: dict[str, Any] = {}  # threading.RLock per catalog file
-_DEPTH: dict[str, int] = {}
-_SLOTS_LOCK = threading.Lock()
+def _quoted(path: pathlib.Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
-class _Slot:
-    """This process's one writer slot for a catalog file: threads wait, the holder re-enters."""
+def _attach(cursor: Any, path: pathlib.Path, alias: str, deadline: float, wait: float) -> None:
+    """Attach the file read-write, waiting (until ``deadline``) while a reader or a batch holds it.
 
-    def __init__(self, path: pathlib.Path, wait: float) -> None:
-        self.key = os.path.realpath(path)
-        with _SLOTS_LOCK:
-            self._lock = _SLOTS.setdefault(self.key, threading.RLock())
-        if not self._lock.acquire(timeout=min(max(wait, 0.001), threading.TIMEOUT_MAX)):
-            raise CatalogError(
-                f"catalog {str(path)!r} is held by another run in this process and did not "
-                f"free within {wait:.0f}s; wait for that run to end"
-            )
-        with _SLOTS_LOCK:
-            _DEPTH[self.key] = _DEPTH.get(self.key, 0) + 1
-            self.nested = _DEPTH[self.key] > 1
-
-    def release(self) -> None:
-        self._lock.release()  # raises in a thread that does not hold it: nothing changes
-        with _SLOTS_LOCK:
-            _DEPTH[self.key] -= 1
-
-
-def _open(path: pathlib.Path, read_only: bool, deadline: float, wait: float) -> Any:
+    A DuckDB connection of this process that is not assetry's own (a user's
+    ``duckdb.connect(path)``) is reported at once: it does not let go by itself.
+    """
     import duckdb
 
-    if read_only:
-        try:
-            return open_reader(path, max(0.0, deadline - time.monotonic()))
-        except duckdb.Error as exc:
-            raise corrupt_error(path, str(exc)) from exc
-    delay = 0.01
+    delay = 0.002
     while True:
         try:
-            return duckdb.connect(str(path))
+            cursor.execute(f"ATTACH {_quoted(path)} AS {alias}")
+            return
         except duckdb.Error as exc:
             msg = str(exc)
-            if _SAME_PROCESS in msg:
-                raise CatalogError(
-                    f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
-                    "connection still open); close it and run again"
-                ) from exc
+            other = _ATTACHED_BY.search(msg)
+            if other is not None and not other.group(1).startswith("assetry_catalog_"):
+                raise _open_here(path) from exc
             if not busy(msg):  # held by another process, or by this one's readers
                 raise corrupt_error(path, msg) from exc
             if time.monotonic() >= deadline:
-                pid = _LOCK_PID.search(msg)
-                holder = f"process {pid.group(1)}" if pid else "another process"
                 raise CatalogError(
-                    f"catalog {str(path)!r} is held by {holder} and did not free within "
+                    f"catalog {str(path)!r} is held by {holder(msg)} and did not free within "
                     f"{wait:.0f}s; wait for that run to end or stop it "
                     "(ASSETRY_CATALOG_WAIT sets the wait in seconds)"
                 ) from exc
             time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+            delay = min(delay * 2, 0.05)
+
+
+def _open_here(path: pathlib.Path) -> CatalogError:
+    """The error for a catalog a DuckDB connection of this very process has open."""
+    import duckdb
+
+    try:  # the same path and settings share that connection's database
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        if _SAME_PROCESS in str(exc):
+            return CatalogError(
+                f"catalog {str(path)!r} is open read-only in this process (a DuckDB "
+                "connection still open); close it and run again"
+            )
+    return CatalogError(
+        f"catalog {str(path)!r} is open in this process (a DuckDB connection, or an ATTACH, "
+        "still open); close it and run again"
+    )
 
 
 def corrupt_error(path: pathlib.Path, detail: str) -> CatalogError:
@@ -260,11 +297,16 @@ def _check_version(con: Any, path: pathlib.Path) -> int | None:
     return found
 
 
-def _ensure_schema(con: Any, path: pathlib.Path) -> None:
-    """Create the tables of a new file, or migrate an older one, in one transaction."""
+def _ensure_schema(con: Any, path: pathlib.Path, *, created: bool = False) -> int | None:
+    """Create the tables of a new file, or migrate an older one, in one transaction.
+
+    The usual open asks one question, the version number in ``meta``, and writes
+    nothing. A file this open ``created`` gets its tables whole, without the
+    migrations. Returns the version the file had (None for a new file).
+    """
     found = _check_version(con, path)
     if found == SCHEMA_VERSION:
-        return  # the usual open: nothing to write
+        return found  # the usual open: nothing to write
     import duckdb
 
     con.execute("BEGIN")
@@ -272,8 +314,8 @@ def _ensure_schema(con: Any, path: pathlib.Path) -> None:
         for table in TABLES:
             con.execute(create_table(table))
         try:
-            # A new file's tables are already whole: its migrations only add what exists.
-            migrate(con, found or 1)
+            if not (created and found is None):  # a new file's tables are already whole
+                migrate(con, found or 1)
         except duckdb.Error as exc:
             raise CatalogError(
                 f"catalog {str(path)!r} could not be migrated from schema version {found} to "
@@ -289,6 +331,7 @@ def _ensure_schema(con: Any, path: pathlib.Path) -> None:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+    return found
 
 
 def _upgrade(path: pathlib.Path) -> None:
@@ -303,23 +346,23 @@ def _upgrade(path: pathlib.Path) -> None:
     if lock_holders(path):
         return  # a run (between its batches) or another reader has it: read it as it is
     try:
-        slot = _Slot(path, 0)
+        slot = Slot(path, 0)
     except CatalogError:
         return  # another thread of this process writes it, and migrated it on open
-    run_lock = None
     try:
-        run_lock = RunLock.acquire(path, time.monotonic(), 0)
-        con = _open(path, False, time.monotonic(), 0)
-        try:
-            _ensure_schema(con, path)
-        finally:
-            con.close()
+        con = _open_writer(path, slot, time.monotonic(), 0)
     except (CatalogError, duckdb.Error, OSError):
-        return  # held by another process, or not writable: read it as it is
-    finally:
-        if run_lock is not None:
-            run_lock.release()
         slot.release()
+        return  # held by another process, or not writable: read it as it is
+    except BaseException:
+        slot.release()
+        raise
+    try:
+        _ensure_schema(con, path)
+    except (CatalogError, duckdb.Error, OSError):
+        return  # not writable, or a failed migration: read it as it is
+    finally:
+        con.close()  # lets the run lock and the slot go
 
 
 def _recover_crashed(con: Any) -> tuple[str, ...]:
@@ -347,13 +390,11 @@ def _recover_crashed(con: Any) -> tuple[str, ...]:
 def read_records(con: Any) -> dict[tuple[str, str | None], dict[str, Any]]:
     """Every row of ``assets``, keyed by (asset, partition).
 
-    A run's connection lets the file go once they are read: the run prepares
-    itself before its first batch, and readers need not wait for that.
+    A run's connection keeps the file: the run reads its kept versions next and
+    starts its writer, which lets the file go while the run prepares itself
+    (:mod:`assetry.records._writer`: after ``_RELEASE_S``, or at once when a
+    reader knocks). Letting go here would cost an ``ATTACH`` a moment later.
     """
     cur = con.execute("SELECT * FROM assets")
     cols = [d[0] for d in cur.description]
-    records = {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
-    release = getattr(type(con), "release", None)
-    if release is not None:
-        release(con)
-    return records
+    return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}

@@ -10,7 +10,8 @@ the kernel drops it when the holder dies, even by SIGKILL, and
 ``/proc/locks`` lists it, so :func:`~assetry.records.lock_holders` still names
 a live run while its DuckDB connection is released. :class:`WriterConnection`
 is the connection a writer gets: it releases between batches and attaches the
-file again at the next statement. A reader that finds the file held touches
+file again at the next statement, into this process's one DuckDB instance for
+writers (:func:`writer_cursor`). A reader that finds the file held touches
 ``<catalog>.readers`` (:func:`knock`); the writer, which looks at that file's
 time between batches, then lets go after the batch under way. It knows
 nothing of rows.
@@ -19,10 +20,13 @@ nothing of rows.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pathlib
 import re
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from assetry.errors import CatalogError
@@ -30,7 +34,7 @@ from assetry.records._locks import lock_holders
 
 __all__ = [
     "WRITER_ALIAS", "RunLock", "WriterConnection", "attach", "busy", "holder", "knock",
-    "knock_path", "knocked_at", "wal_bytes",
+    "knock_path", "knocked_at", "wal_bytes", "writer_cursor",
 ]
 
 _LOCK_PID = re.compile(r"PID (\d+)")
@@ -56,11 +60,14 @@ class RunLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, path: pathlib.Path, deadline: float, wait: float) -> RunLock | None:
+    def acquire(cls, path: pathlib.Path, deadline: float, wait: float, *,
+                before_waiting: Callable[[], None] | None = None) -> RunLock | None:
         """Wait (until ``deadline``) for every other run of this catalog to end, then hold it.
 
         Returns None where ``flock`` does not exist (not POSIX): DuckDB's lock alone
         then keeps runs apart, and a run does not release it between batches.
+        ``before_waiting`` is called once if the lock is not free at the first try
+        (a new file's creator lets the file go then, so the holder can finish).
 
         Raises:
             CatalogError: another process still holds the run lock at ``deadline``.
@@ -77,6 +84,15 @@ class RunLock:
                 return cls(fd)
             except BlockingIOError:
                 pass
+            if before_waiting is not None:
+                # Before any descriptor of the file is closed: closing one drops every
+                # POSIX lock this process holds on it, DuckDB's included.
+                call, before_waiting = before_waiting, None
+                try:
+                    call()
+                except BaseException:
+                    os.close(fd)
+                    raise
             if time.monotonic() >= deadline:
                 os.close(fd)
                 holders = sorted((lock_holders(path) or set()) - {os.getpid()})
@@ -215,26 +231,70 @@ def wal_bytes(path: pathlib.Path) -> int:
         return 0
 
 
-#: The name a released writer attaches the catalog under, in its own in-memory instance.
+#: The name a writer attaches the catalog under (and a number per connection).
 WRITER_ALIAS = "assetry_catalog_writer"
+
+_HUB_LOCK = threading.Lock()
+_HUB: Any = None
+_HUB_PID = 0
+_ALIASES = itertools.count(1)
+_INHERITED: list[Any] = []
+
+
+def writer_cursor() -> tuple[Any, str]:
+    """A new cursor on this process's in-memory DuckDB instance for writers, and an alias for it.
+
+    The instance is made once per process (a new one costs 13 to 40 ms: it
+    registers every built-in function) and kept, with nothing attached between
+    runs: a second run of a notebook pays only the ``ATTACH`` (a millisecond).
+    Each writer has a cursor of its own (its own ``USE`` and transactions) and
+    attaches the catalog under its own alias, so runs of different catalogs in
+    threads of one process do not mix. Detaching never checkpoints (the writer
+    decides when, :meth:`WriterConnection.release`). A forked child makes its own.
+    """
+    global _HUB, _HUB_PID
+    with _HUB_LOCK:
+        if _HUB is None or _HUB_PID != os.getpid():
+            if _HUB is not None:  # a forked child's copy: closing it would wait for the
+                _INHERITED.append(_HUB)  # parent's threads, so it is only kept
+            import duckdb
+
+            hub = duckdb.connect(":memory:")
+            try:
+                hub.execute("SET GLOBAL checkpoint_on_detach = 'DISABLED'")
+            except duckdb.Error:
+                pass  # an older DuckDB checkpoints on every detach: slower, just as correct
+            _HUB, _HUB_PID = hub, os.getpid()
+        return _HUB.cursor(), f"{WRITER_ALIAS}_{next(_ALIASES)}"
+
+
+def _drop_hub() -> None:
+    """Make the next writer start a new instance (this one failed to detach a file).
+
+    Not closed here (that would close every cursor of it): it goes with its last
+    cursor, and the files attached to it with it."""
+    global _HUB
+    with _HUB_LOCK:
+        _HUB = None
 
 
 class WriterConnection:
     """A read-write catalog connection; closing it frees this process's writer slot.
 
-    Between batches the run's writer calls :meth:`release`: the file is
-    detached (DuckDB's lock goes with it) while the run lock stays held, and
-    the next statement attaches it again, into an in-memory DuckDB instance
-    this connection keeps for the purpose (attaching costs a millisecond or
-    two; a new connection tens). Readers in other processes read meanwhile.
-    Statements see the catalog's tables unqualified either way (``USE``).
+    It is a cursor of this process's instance for writers (:func:`writer_cursor`)
+    with the catalog attached (``connect`` attaches it). Between batches the run's writer calls
+    :meth:`release`: the file is detached (DuckDB's lock goes with it) while the
+    run lock stays held, and the next statement attaches it again (a
+    millisecond or two). Readers in other processes read meanwhile. Statements
+    see the catalog's tables unqualified either way (``USE``).
     """
 
-    def __init__(self, con: Any, slot: Any, path: pathlib.Path,
+    def __init__(self, cursor: Any, alias: str, slot: Any, path: pathlib.Path,
                  crashed_roots: tuple[str, ...] = (), *, run_lock: RunLock | None = None,
                  wait: float = 120.0) -> None:
-        self._con: Any = con  # the first connection, then the hub while attached, else None
-        self._hub: Any = None
+        self._cursor: Any = cursor  # None once closed
+        self._alias = alias
+        self._attached = True
         self._slot: Any = slot
         self._run_lock = run_lock
         self._wait = wait
@@ -242,6 +302,7 @@ class WriterConnection:
         self.path = path
         #: Roots of the runs this connection marked ``crashed``: their temporaries are leftovers.
         self.crashed_roots = crashed_roots
+        self.created = False  #: whether this open created the file
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._live(), name)
@@ -249,18 +310,17 @@ class WriterConnection:
     @property
     def released(self) -> bool:
         """Whether the file is released until the next statement."""
-        return self._con is None
+        return not self._attached
 
     def _live(self) -> Any:
-        if self._con is None:
-            if self._slot is None:
-                raise CatalogError(f"the connection to catalog {str(self.path)!r} is closed")
-            if self._hub is None:
-                self._hub = _hub()
-            attach(self._hub, self.path, WRITER_ALIAS, read_only=False, wait=self._wait)
-            self._hub.execute(f"USE {WRITER_ALIAS}")
-            self._con = self._hub
-        return self._con
+        cursor = self._cursor
+        if cursor is None or self._slot is None:
+            raise CatalogError(f"the connection to catalog {str(self.path)!r} is closed")
+        if not self._attached:
+            attach(cursor, self.path, self._alias, read_only=False, wait=self._wait)
+            self._attached = True
+            cursor.execute(f"USE {self._alias}")
+        return cursor
 
     def release(self) -> None:
         """Let readers of other processes in until the next statement; keep the run lock.
@@ -270,49 +330,44 @@ class WriterConnection:
         write-ahead log is left for the next attach to replay (cheaper than a
         checkpoint per batch) until it grows past :data:`_CHECKPOINT_WAL_BYTES`.
         """
-        if self._run_lock is None or self._con is None:
-            return
-        con, self._con = self._con, None
-        fold = wal_bytes(self.path) >= _CHECKPOINT_WAL_BYTES
-        if con is not self._hub:  # the first connection, from connect()
-            try:
-                if not fold:
-                    con.execute("PRAGMA disable_checkpoint_on_shutdown")
-            finally:
-                con.close()
+        if self._run_lock is None or not self._attached or self._cursor is None:
             return
         try:
-            if fold:
-                con.execute(f"CHECKPOINT {WRITER_ALIAS}")
+            if wal_bytes(self.path) >= _CHECKPOINT_WAL_BYTES:
+                self._cursor.execute(f"CHECKPOINT {self._alias}")
         finally:
             self._detach()
 
     def close(self) -> None:
-        """Close the connection and let the next writer of this process (and others) in."""
+        """Fold the write-ahead log into the file, detach it, and let the next writer in.
+
+        A finished run leaves no log behind: a file moved, copied or converted
+        without its ``.wal`` (docs/catalog.md's recipe) would lose the rows, or
+        fail to open ("WAL does not match database file"). The writer's last batch
+        left the file attached; a released writer attaches it again for the
+        checkpoint, unless a reader holds it (then the next open replays the log).
+        """
         import duckdb
 
         slot, self._slot = self._slot, None
-        con, self._con = self._con, None
+        cursor = self._cursor
         try:
-            if con is None and self._hub is not None and wal_bytes(self.path):
-                try:  # fold the log of the released batches into the file
-                    attach(self._hub, self.path, WRITER_ALIAS, read_only=False, wait=1.0)
-                    con = self._hub
-                except (CatalogError, duckdb.Error):
-                    con = None  # a reader holds it: the next open replays the log
-            if con is not None and con is self._hub:
-                try:
-                    con.execute(f"CHECKPOINT {WRITER_ALIAS}")
-                except duckdb.Error:
-                    pass  # the log stays beside the file; the next open replays it
-                finally:
-                    self._detach()
-            elif con is not None:
-                con.close()
+            if cursor is not None and wal_bytes(self.path):
+                if not self._attached:
+                    try:  # fold the log of the released batches into the file
+                        attach(cursor, self.path, self._alias, read_only=False, wait=1.0)
+                        self._attached = True
+                    except (CatalogError, duckdb.Error):
+                        pass  # a reader holds it: the next open replays the log
+                if self._attached:
+                    with contextlib.suppress(duckdb.Error):  # else the log stays for the next open
+                        cursor.execute(f"CHECKPOINT {self._alias}")
+            if cursor is not None and self._attached:
+                self._detach()
         finally:
-            if self._hub is not None:
-                self._hub.close()
-                self._hub = None
+            self._cursor = None
+            if cursor is not None:
+                cursor.close()
             if self._run_lock is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(knock_path(self.path))
@@ -321,15 +376,20 @@ class WriterConnection:
                 slot.release()
 
     def _detach(self) -> None:
-        """Detach the file from the hub; a hub DuckDB invalidated (a failed write) is dropped."""
+        """Detach the file; if DuckDB refuses (a failed write), the instance is left to go
+        with this connection's cursor, and the file with it."""
         import duckdb
 
+        self._attached = False
         try:
-            self._hub.execute("USE memory")
-            self._hub.execute(f"DETACH {WRITER_ALIAS}")
+            self._cursor.execute("USE memory")
+            self._cursor.execute(f"DETACH {self._alias}")
         except duckdb.Error:
-            hub, self._hub = self._hub, None
-            hub.close()  # closing the instance lets the file go all the same
+            _drop_hub()
+            cursor, self._cursor = self._cursor, None
+            cursor.close()
+            if self._slot is not None:  # the next statement attaches in a new instance
+                self._cursor, self._alias = writer_cursor()
 
     def __del__(self) -> None:
         # A caller that forgot close() must not keep every later run of the process waiting.
@@ -338,17 +398,3 @@ class WriterConnection:
                 self.close()
             except RuntimeError:
                 return  # collected in another thread than the one that opened it
-
-
-def _hub() -> Any:
-    """An in-memory DuckDB instance to attach the catalog to; detaching does not checkpoint."""
-    import duckdb
-
-    hub = duckdb.connect(":memory:")
-    try:
-        hub.execute("SET checkpoint_on_detach = 'DISABLED'")
-    except duckdb.Error:
-        pass  # an older DuckDB checkpoints on every detach: slower, just as correct
-    return hub
-
-

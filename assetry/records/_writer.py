@@ -307,6 +307,9 @@ def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
     # One INSERT per table, a column a list parameter: quick from the first batch on (no
     # Arrow, whose first table imports pandas, ~0.3 s) and for batches of thousands of rows.
     for table, rows in batch.items():
+        types = TABLES.get(table)
+        if types is None:
+            raise CatalogError(f"the catalog has no table {table!r}; tables: {', '.join(TABLES)}")
         if table == "assets":
             rows = list({(r["asset"], r.get("partition")): r for r in rows}.values())
             con.execute(
@@ -314,14 +317,45 @@ def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
                 "(SELECT unnest(?::VARCHAR[]), coalesce(unnest(?::VARCHAR[]), chr(0)))",
                 [[r["asset"] for r in rows], [r.get("partition") for r in rows]],
             )
-        types = TABLES.get(table)
-        if types is None:
-            raise CatalogError(f"the catalog has no table {table!r}; tables: {', '.join(TABLES)}")
         columns = sorted({c for r in rows for c in r})
         unknown = [c for c in columns if c not in types]
         if unknown:
             raise CatalogError(f"table {table!r} has no column(s) {', '.join(map(repr, unknown))}")
-        select = ", ".join(f'unnest(?::{types[c]}[]) AS "{c}"' for c in columns)
-        con.execute(
-            f"INSERT INTO {table} BY NAME SELECT {select}", [[r.get(c) for r in rows] for c in columns]
-        )
+        select, params = _columns(rows, columns, types)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", params)
+
+
+def _columns(rows: list[dict[str, Any]], columns: list[str],
+             types: dict[str, str]) -> tuple[str, list[Any]]:
+    """The SELECT list and parameters that give ``rows``.
+
+    A column whose values are all one value (the run's id, a skip's status and
+    reason) is one scalar parameter, and a column of NULLs is left out (it takes
+    its NULL default): DuckDB converts each list parameter item by item, holding
+    the GIL, so a batch of a thousand skips converts a few lists, not seventeen.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    lists = 0
+    for c in columns:
+        values = [r.get(c) for r in rows]
+        first = values[0]
+        if type(first) in _SCALARS and values.count(first) == len(values) and all(
+                type(v) is type(first) for v in values):
+            if first is None:
+                continue
+            parts.append(f'?::{types[c]} AS "{c}"')
+            params.append(first)
+        else:
+            parts.append(f'unnest(?::{types[c]}[]) AS "{c}"')
+            params.append(values)
+            lists += 1
+    if not lists:  # every column one value (or NULL): one row per row all the same
+        parts = parts or ['NULL AS "' + columns[0] + '"']
+        return f"{', '.join(parts)} FROM range(?)", [*params, len(rows)]
+    return ", ".join(parts), params
+
+
+#: Types whose equal values are interchangeable in a column (no 1 == 1.0 == True mixing:
+#: every value of a scalar column has the first one's type).
+_SCALARS = frozenset({type(None), str, int, float, bool, bytes})

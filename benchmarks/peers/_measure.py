@@ -7,7 +7,8 @@ it, and reports where its wall time went:
 - ``module_s``: importing the freshly generated pipeline module;
 - ``preimport_s``: importing, before the run, the modules the run would import
   (the benchmark passes them, so that the run's own figure is "after imports");
-- ``run_s``: the run itself, with every import it still triggers;
+- ``run_s``: the run itself, with every import it still triggers (``run_cpu_s``: this
+  process's CPU time during it, every thread's: what load inflates far less than wall time);
 - ``imported``: the top-level modules the run imported (empty when preimported);
 - ``maxrss_kb``: this process's peak resident memory.
 """
@@ -76,8 +77,10 @@ def run(body: Callable[[], Any], profile: str | None = None) -> Any:
         FIGURES["run_s"] = time.perf_counter() - began
         profiler.dump_stats(profile)
     else:
+        cpu = time.process_time()
         with phase("run"):
             out = body()
+        FIGURES["run_cpu_s"] = time.process_time() - cpu  # every thread of this process
     FIGURES["imported"] = sorted(m for m in set(sys.modules) - before if "." not in m)
     # In import order, so that importing them again in this order before a run works.
     FIGURES["imported_all"] = [m for m in list(sys.modules) if m not in before]

@@ -1,0 +1,177 @@
+"""What the per-step fast paths of a run must keep exact: fingerprints, catalog rows, the collector.
+
+Each fast path (issue 13) replaces a general computation by a cheaper one that
+must give the very same result: the asset fingerprint encoded once per asset,
+a batch of catalog rows sent with its constant columns as scalars, a run that
+leaves objects alive before it out of the collector's passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import threading
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assetry import asset, materialize
+from assetry.engine.heap import frozen_heap
+from assetry.fingerprints import asset_fingerprint, asset_fingerprinter
+from assetry.records import TABLES, CatalogWriter, connect
+
+_TEXT = st.text(max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(code=_TEXT, config=_TEXT, io=_TEXT, upstream=st.dictionaries(_TEXT, _TEXT, max_size=5))
+def test_the_fingerprinter_gives_asset_fingerprint_exactly(code, config, io, upstream):
+    """Records written before the fast path stay fresh: the same bytes, the same fingerprint."""
+    of = asset_fingerprinter(code=code, config=config, io=io)
+    assert of(upstream) == asset_fingerprint(code=code, config=config, io=io, upstream=upstream)
+    assert of(dict(reversed(list(upstream.items())))) == of(upstream)
+
+
+def test_the_fingerprinter_tells_every_part_apart():
+    base = asset_fingerprinter(code="c", config="k", io="p")
+    seen = {base({"a": "1"}), base({"a": "2"}), base({"b": "1"}), base({}),
+            asset_fingerprinter(code="c2", config="k", io="p")({"a": "1"}),
+            asset_fingerprinter(code="c", config="k2", io="p")({"a": "1"}),
+            asset_fingerprinter(code="c", config="k", io="p2")({"a": "1"})}
+    assert len(seen) == 7
+
+
+def _written(tmp_path, table, rows):
+    con = connect(tmp_path / "catalog.duckdb")
+    writer = CatalogWriter(con)
+    for row in rows:
+        writer.put(table, row)
+    writer.close()
+    con.close()
+    columns = list(TABLES[table])
+    with duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True) as db:
+        found = db.execute(f'SELECT * FROM "{table}"').fetchall()
+    return [dict(zip(columns, r, strict=True)) for r in found]
+
+
+def test_constant_and_null_columns_are_written_as_given(tmp_path):
+    """A batch of skips: the run's id, status and reason are one value, the error NULL."""
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678901)
+    rows = [{"run_id": "r1", "asset": f"a{i}", "partition": None, "status": "skipped",
+             "reason": "up to date", "started_at": at + dt.timedelta(seconds=i), "rows": 10,
+             "bytes": 100 + i, "error": None, "attempts": 0, "duration_s": 0.5}
+            for i in range(5)]
+    found = sorted(_written(tmp_path, "materializations", rows), key=lambda r: r["asset"])
+    assert len(found) == 5
+    for want, got in zip(rows, found, strict=True):
+        assert {k: got[k] for k in want} == want
+        assert got["traceback"] is None and got["logs"] is None
+
+
+def test_identical_rows_are_each_written(tmp_path):
+    """Every column constant: still one row per row put, not one in all."""
+    rows = [{"asset": "report", "upstream": "flights"}] * 3
+    assert _written(tmp_path, "dependencies", rows) == rows
+
+
+def test_a_column_mixing_types_keeps_each_value(tmp_path):
+    """``1`` and ``True`` compare equal; a column of both is sent as a list, value by value."""
+    rows = [{"run_id": "r", "asset": "a", "check": "c1", "passed": True, "blocking": 1},
+            {"run_id": "r", "asset": "a", "check": "c2", "passed": True, "blocking": True},
+            {"run_id": "r", "asset": "a", "check": "c3", "passed": False, "blocking": 0}]
+    found = sorted(_written(tmp_path, "checks", rows), key=lambda r: r["check"])
+    assert [(r["passed"], r["blocking"]) for r in found] == [(True, True), (True, True),
+                                                           (False, False)]
+
+
+def test_assets_rows_still_replace_their_key(tmp_path):
+    rows = [{"asset": "a", "partition": None, "fingerprint": "1"},
+            {"asset": "a", "partition": "p", "fingerprint": "2"},
+            {"asset": "a", "partition": None, "fingerprint": "3"}]
+    found = _written(tmp_path, "assets", rows)
+    assert sorted((r["partition"] or "", r["fingerprint"]) for r in found) == [("", "3"), ("p", "2")]
+
+
+@pytest.fixture
+def collector():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    gc.unfreeze()
+    if not was:
+        gc.disable()
+
+
+def test_objects_alive_before_a_run_are_left_out_of_its_collections(collector):
+    before = gc.get_freeze_count()
+    assert before == 0
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with frozen_heap():  # a run inside a hook, or in another thread: one freeze
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_is_left_as_it_is(collector):
+    gc.freeze()
+    mine = gc.get_freeze_count()
+    with frozen_heap():
+        assert gc.get_freeze_count() == mine
+    assert gc.get_freeze_count() == mine  # not unfrozen behind its back
+
+
+def test_garbage_made_during_a_run_is_collected(collector, tmp_path):
+    """Cycles the run's own objects form are collected as usual; the freeze ends with the run."""
+    collected = []
+
+    class Node:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            collected.append(1)
+
+    @asset
+    def cycles() -> pl.DataFrame:
+        for _ in range(10):
+            Node()
+        gc.collect()
+        return pl.DataFrame({"n": [len(collected)]})
+
+    result = materialize([cycles], root=tmp_path / "data", executor="sync")
+    assert result.materialized == ["cycles"]
+    assert pl.read_parquet(tmp_path / "data" / "cycles.parquet")["n"][0] == 10
+    assert gc.get_freeze_count() == 0
+
+
+def test_threads_run_a_lone_step_here_and_ready_steps_together(tmp_path):
+    """Under threads, two steps ready at once still run at once (they meet at a barrier); a step
+    that is the only one able to run (a chain) runs in the calling thread, sparing two thread
+    switches."""
+    barrier = threading.Barrier(2, timeout=30)
+
+    @asset
+    def left() -> dict:
+        barrier.wait()
+        return {"thread": threading.current_thread().name}
+
+    @asset
+    def right() -> dict:
+        barrier.wait()
+        return {"thread": threading.current_thread().name}
+
+    @asset
+    def after(left: dict, right: dict) -> dict:
+        return {"thread": threading.current_thread().name, "pool": [left["thread"], right["thread"]]}
+
+    result = materialize([left, right, after], root=tmp_path / "data", executor="threads")
+    assert set(result.materialized) == {"left", "right", "after"}
+    stored = json.loads((tmp_path / "data" / "after.json").read_text())
+    assert stored["thread"] == threading.current_thread().name
+    assert all(name.startswith("assetry") for name in stored["pool"])
