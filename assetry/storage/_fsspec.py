@@ -375,10 +375,7 @@ def put_bytes(location: str, data: Any) -> Entry:
         raise
     except Exception as exc:
         raise _fail(location, "write", exc) from exc
-    found = stat(location)
-    if found is None:
-        raise StorageError(f"the object {location!r} was written but cannot be found")
-    return found
+    return _written(location)
 
 
 def put_file(local: str, location: str) -> Entry:
@@ -404,6 +401,11 @@ def put_file(local: str, location: str) -> Entry:
         raise
     except Exception as exc:
         raise _fail(location, "write", exc) from exc
+    return _written(location)
+
+
+def _written(location: str) -> Entry:
+    """The entry of an object just written (one HEAD), or an error if the store lost it."""
     found = stat(location)
     if found is None:
         raise StorageError(f"the object {location!r} was written but cannot be found")
