@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from assetry import asset, materialize
 from assetry.engine.heap import frozen_heap
+from assetry.errors import CatalogError
 from assetry.fingerprints import asset_fingerprint, asset_fingerprinter
 from assetry.records import TABLES, CatalogWriter, connect
 
@@ -94,6 +95,37 @@ def test_assets_rows_still_replace_their_key(tmp_path):
             {"asset": "a", "partition": None, "fingerprint": "3"}]
     found = _written(tmp_path, "assets", rows)
     assert sorted((r["partition"] or "", r["fingerprint"]) for r in found) == [("", "3"), ("p", "2")]
+
+
+def test_rows_given_by_column_are_the_rows_put_one_by_one(tmp_path):
+    """put_columns: a list per column, or one value for every row; NULL lists and assets too."""
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678901)
+    rows = [{"run_id": "r1", "asset": f"raw_{i}", "partition": None, "status": "observed",
+             "reason": "up to date", "started_at": at, "location": f"/data/{i}.csv",
+             "data_fingerprint": f"fp{i}", "attempts": 0, "rows": None} for i in range(4)]
+    con = connect(tmp_path / "catalog.duckdb")
+    writer = CatalogWriter(con)
+    writer.put("assets", {"asset": "raw_0", "partition": None, "fingerprint": "old"})
+    writer.put_columns("materializations", {
+        "run_id": "r1", "asset": [r["asset"] for r in rows], "partition": [None] * 4,
+        "status": "observed", "reason": "up to date", "started_at": at,
+        "location": [r["location"] for r in rows],
+        "data_fingerprint": [r["data_fingerprint"] for r in rows], "attempts": 0,
+        "rows": [None] * 4}, 4)
+    writer.put_columns("assets", {"asset": ["raw_0", "raw_1"], "partition": None,
+                                  "fingerprint": ["new", "one"]}, 2)
+    writer.put_columns("checks", {"run_id": [], "asset": []}, 0)
+    with pytest.raises(CatalogError, match="has 2 values for 3 rows"):
+        writer.put_columns("dependencies", {"asset": ["a", "b"], "upstream": "c"}, 3)
+    writer.close()
+    con.close()
+    columns = list(TABLES["materializations"])
+    with duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True) as db:
+        found = [dict(zip(columns, r, strict=True))
+                 for r in db.execute("SELECT * FROM materializations ORDER BY asset").fetchall()]
+        assets = db.execute("SELECT asset, fingerprint FROM assets ORDER BY asset").fetchall()
+    assert [{k: got[k] for k in want} for want, got in zip(rows, found, strict=True)] == rows
+    assert len(found) == 4 and assets == [("raw_0", "new"), ("raw_1", "one")]
 
 
 @pytest.fixture
@@ -175,3 +207,36 @@ def test_threads_run_a_lone_step_here_and_ready_steps_together(tmp_path):
     stored = json.loads((tmp_path / "data" / "after.json").read_text())
     assert stored["thread"] == threading.current_thread().name
     assert all(name.startswith("assetry") for name in stored["pool"])
+
+
+EDGES = '''
+from assetry import asset
+
+@asset
+def a() -> dict:
+    return {"a": 1}
+
+@asset
+def c() -> dict:
+    return {"c": 1}
+
+@asset
+def b(a: dict, OTHER: dict) -> dict:
+    return {**a, **OTHER}
+'''
+
+
+def test_the_graphs_edges_follow_the_graph_written_where_they_changed(files):
+    """`dependencies` holds the graph's edges: a removed edge goes, a new one comes, the rest stay."""
+    def edges():
+        with duckdb.connect(str(files.catalog), read_only=True) as db:
+            return db.execute("SELECT asset, upstream FROM dependencies ORDER BY ALL").fetchall()
+
+    module = files.module("pipe.py", EDGES.replace("OTHER", "c"))
+    materialize(module, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c")]
+    materialize(module, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c")]
+    module = files.module("pipe.py", EDGES.replace("OTHER", "d").replace("def c()", "def d()"))
+    materialize(module, root=files.root)
+    assert edges() == [("b", "a"), ("b", "d")]

@@ -512,3 +512,52 @@ def test_cli_list_and_status_show_sources(files):
     lines = {text.split()[0]: text for text in status.stdout.splitlines() if text.strip()}
     assert "source changed" in lines["raw"]
     assert "upstream changed: raw" in lines["flights"]
+
+
+MANY_PIPELINE = '''
+import polars as pl
+from assetry import asset, source
+''' + "".join(f'''
+raw_{i} = source("raw_{i}", "raw/{i}.csv")
+
+@asset
+def a_{i}(raw_{i}: pl.DataFrame) -> dict:
+    return {{"i": {i}, "n": raw_{i}.height}}
+''' for i in range(12))
+
+
+def test_one_changed_source_among_many_unchanged_reruns_exactly_its_downstream(files):
+    """The unchanged sources of a run (observed in bulk) keep their `observed` rows and fingerprints;
+    the one edited reruns its downstream alone, `upstream changed: raw_5`; a touch reruns nothing."""
+    paths = [_csv(files, f"x\n{i}\n", f"raw/{i}.csv") for i in range(12)]
+    module = files.module("pipe.py", MANY_PIPELINE)
+    materialize(module, root=files.root)
+    paths[5].write_text("x\n5\n55\n")
+    later = time.time() + 5
+    os.utime(paths[8], (later, later))  # a new stat, the same bytes
+    result = materialize(module, root=files.root)
+    assert result.materialized == ["a_5"] and result.load("a_5") == {"i": 5, "n": 2}
+    assert result.reasons["a_5"] == "upstream changed: raw_5"
+    assert result.reasons["raw_5"] == "source changed"
+    assert sorted(result.observed) == sorted(f"raw_{i}" for i in range(12))
+    assert all(result.reasons[f"raw_{i}"] == "up to date" for i in range(12) if i != 5)
+    assert sorted(result.skipped) == sorted(f"a_{i}" for i in range(12) if i != 5)
+    catalog = Catalog(files.catalog)
+    rows = catalog.sql(
+        "SELECT m.asset, m.status, m.reason, m.partition, m.location, m.fingerprint, "
+        "m.data_fingerprint = a.data_fingerprint AS same, m.code_fingerprint, m.attempts "
+        "FROM materializations m JOIN assets a USING (asset) "
+        "WHERE m.run_id = ? AND m.asset LIKE 'raw_%'", [result.run_id])
+    assert rows.height == 12
+    by_name = {r["asset"]: r for r in rows.iter_rows(named=True)}
+    for i in range(12):
+        row = by_name[f"raw_{i}"]
+        assert (row["status"], row["reason"]) == (
+            "observed", "source changed" if i == 5 else "up to date")
+        assert row["partition"] is None and row["location"] == str(paths[i])
+        assert row["same"] and row["code_fingerprint"] == "source" and row["attempts"] == 0
+    assert by_name["raw_0"]["fingerprint"] == catalog.sql(
+        "SELECT data_fingerprint FROM assets WHERE asset = 'raw_0'").item()
+    again = materialize(module, root=files.root)  # raw_8's new stat was kept: nothing to hash
+    assert again.materialized == [] and len(again.observed) == 12
+    assert {again.reasons[f"raw_{i}"] for i in range(12)} == {"up to date"}

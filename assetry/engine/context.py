@@ -9,6 +9,7 @@ that reads products. It caches per run; it writes nothing.
 
 It also observes sources (:meth:`RunContext.plan_source`): the same
 observation as a product's, planned by :func:`~assetry.engine.planner.plan_source`;
+the file sources of a no-op run, unchanged, in bulk (:meth:`RunContext.unchanged_sources`);
 and it explains an intent (:class:`Explanation`): the digest of each code
 definition and each config value, from which the planner names what changed.
 
@@ -39,7 +40,7 @@ from assetry.fingerprints import partition_fingerprint
 from assetry.io_managers import IOManager, default_for_annotation
 from assetry.io_managers.base import FileIOManager, Observation
 from assetry.io_managers.catalog_form import CatalogForm
-from assetry.io_managers.sources import SourceIO
+from assetry.io_managers.sources import SourceFile, SourceIO
 from assetry.storage import is_remote
 
 __all__ = ["SOURCE_CODE", "Explanation", "RunContext", "resolve_config", "short_value"]
@@ -217,6 +218,31 @@ class RunContext:
                 f"or fix the path of source({name!r}, ...)"
             ))
         return plan_source(observation, recorded, "")
+
+    def unchanged_sources(self, steps: Iterable[tuple[str, str | None]]) -> list[
+            tuple[tuple[str, str | None], SourceFile, str, dict[str, Any]]]:
+        """The steps of file sources that still have their recorded stat key, decided in bulk.
+
+        Each is ``(step, io, location, assets row)``: observed ``up to date``
+        with the recorded data fingerprint, one ``stat`` each, nothing planned
+        one by one. A source not found here (changed, missing, never observed,
+        moved, a folder, a token, a relation) takes :meth:`plan_source`, which says why.
+        """
+        found = []
+        rows = self.rows
+        declared: dict[str, Any] = {}
+        for step in steps:
+            name, key = step
+            io = declared.get(name)
+            if io is None:
+                io = declared[name] = self.declared_io(name)
+            row = rows.get(step)
+            if row is None or type(io) is not SourceFile:
+                continue
+            location = io.path if key is None else io.locate(key)
+            if row.get("location") == location and io.unchanged(location, row.get("stat_key")):
+                found.append((step, io, location, row))
+        return found
 
     def source_intent(self, name: str, observation: Observation) -> Intent:
         """What a source's catalog rows hold: its observed data fingerprint, and nothing to compare.

@@ -8,8 +8,9 @@ writer. It decides nothing: the runner says what happened, this writes it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -39,6 +40,26 @@ def executor_name(executor: Any) -> str:
     return name if isinstance(name, str) else type(executor).__name__
 
 
+def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
+    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
+    mine = set(names)
+    held = [(a, u) for a, u in con.execute("SELECT asset, upstream FROM dependencies").fetchall()
+            if a in mine]
+    have, wanted = set(held), set(edges)
+    if len(have) != len(held):  # a row twice: written anew, once
+        gone, have = list(have), set()
+    else:
+        gone = [e for e in have if e not in wanted]
+    new = [e for e in dict.fromkeys(edges) if e not in have]
+    if gone:
+        con.execute("DELETE FROM dependencies WHERE (asset, upstream) IN "
+                    "(SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))",
+                    [[a for a, _ in gone], [u for _, u in gone]])
+    if new:
+        con.execute("INSERT INTO dependencies BY NAME SELECT unnest(?::VARCHAR[]) AS asset, "
+                    "unnest(?::VARCHAR[]) AS upstream", [[a for a, _ in new], [u for _, u in new]])
+
+
 @attrs.define
 class Recorder:
     """Writes one run's rows through a :class:`CatalogWriter`."""
@@ -55,11 +76,11 @@ class Recorder:
             "root": str(root), "executor": executor_name(executor),
             "pid": os.getpid(),
         })
-        names = list(graph.specs)
-        self.writer.sql("DELETE FROM dependencies WHERE list_contains(?, asset)", [names])
-        for name in names:
-            for up in graph.upstream[name]:
-                self.writer.put("dependencies", {"asset": name, "upstream": up})
+        edges = [(name, up) for name in graph.specs for up in graph.upstream[name]]
+        # Read and written in the writer's thread, only what changed: a graph of a thousand
+        # sources has a thousand edges, and deleting and inserting them all again cost a
+        # no-op run more than observing the sources.
+        self.writer.call(functools.partial(_write_edges, list(graph.specs), edges))
 
     def finish(self, result: Any) -> None:
         """Close the ``runs`` row with the counts; a run stopped by a signal is ``interrupted``."""
@@ -110,6 +131,23 @@ class Recorder:
             self.asset(step, intent, observation, io, Stored(location), kind="source")
         else:
             self.refresh_stat(step, observation)
+
+    def unchanged_sources(self, steps: list[StepKey], records: Sequence[Mapping[str, Any]],
+                          locations: list[str], code: str, at: dt.datetime) -> None:
+        """The ``materializations`` rows of sources observed unchanged, as one columnar batch.
+
+        The rows :meth:`materialization` writes for such a step, one by one:
+        ``observed``, ``up to date``, the recorded data fingerprint (``records``
+        are the steps' ``assets`` rows, which stay as they are, stat and all).
+        """
+        fingerprints = [r["data_fingerprint"] for r in records]
+        self.writer.put_columns("materializations", {
+            "run_id": self.run_id, "asset": [s[0] for s in steps], "partition": [s[1] for s in steps],
+            "status": "observed", "reason": "up to date", "fingerprint": fingerprints,
+            "code_fingerprint": code, "data_fingerprint": fingerprints, "started_at": at,
+            "rows": [r.get("rows") for r in records], "bytes": [r.get("bytes") for r in records],
+            "location": locations, "attempts": 0,
+        }, len(steps))
 
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""

@@ -35,13 +35,21 @@ from assetry._surface import option_hint
 from assetry.assets import is_source
 from assetry.assets.binding import bind_clients
 from assetry.assets.graph import AssetGraph
-from assetry.engine.context import RunContext, resolve_config
+from assetry.engine.context import SOURCE_CODE, RunContext, resolve_config
 from assetry.engine.executors import SyncExecutor, make_executor
 from assetry.engine.heap import frozen_heap
 from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
 from assetry.engine.interrupts import Stop, children, hard_stop, interrupt_error
 from assetry.engine.observing import observe_source
-from assetry.engine.planner import FAILED, OBSERVED, RUN, SKIPPED, UpstreamState, plan_step
+from assetry.engine.planner import (
+    FAILED,
+    OBSERVED,
+    RUN,
+    SKIPPED,
+    UP_TO_DATE,
+    UpstreamState,
+    plan_step,
+)
 from assetry.engine.recording import Recorder, now
 from assetry.engine.restore import DEFAULT_VERSIONS, VersionKeeper, check_versions, read_kept
 from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
@@ -238,14 +246,19 @@ class _Run:
         # Code, config and IO fingerprints and file observations depend on no upstream step:
         # all of them now, before any worker competes with the main thread for the GIL.
         self.ctx.prepare(s for s in self.steps.order if not is_source(self.graph.specs[s[0]]))
+        unchanged = self._unchanged_sources()
         waiting = dict(self.steps.waiting)
-        ready = deque(s for s in self.steps.order if waiting[s] == 0)
+        ready = deque(s for s in self.steps.order if waiting[s] == 0 and s not in unchanged)
         futures: dict[cf.Future[Outcome], StepKey] = {}
         # Each future puts itself here when done (at once if it already is): taking
         # one costs O(1), where ``cf.wait`` over every pending future cost O(pending).
         finished: queue.SimpleQueue[cf.Future[Outcome]] = queue.SimpleQueue()
         if self.reporter is not None:
             self.reporter.run_started([label(s) for s in self.steps.order])
+            for record in unchanged.values():
+                self.reporter.asset_finished(record)
+        for step in unchanged:
+            self._release(step, waiting, ready)
         while (ready or futures) and not self.stop.expired():
             # The catalog stopped taking rows (a full disk): schedule nothing more.
             self.recorder.writer.check()
@@ -277,6 +290,31 @@ class _Run:
                         break
         for step in futures.values():  # still running when the run stopped at once
             self._interrupted(step, None)
+
+    def _unchanged_sources(self) -> dict[StepKey, StepRecord]:
+        """Observe the file sources whose stat key is the one recorded, all at once.
+
+        Each is ``observed``, ``up to date`` with its recorded data fingerprint;
+        their ``materializations`` rows go to the writer as one batch, and their
+        ``assets`` rows stay as they are. A no-op run of a thousand sources pays
+        a ``stat``, a state and a record per source, no plan or row of its own.
+        Every other source step (changed, missing, a folder...) is planned in
+        :meth:`_plan`, one by one.
+        """
+        specs = self.graph.specs
+        found = self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]]))
+        if not found:
+            return {}
+        steps, rows = [f[0] for f in found], [f[3] for f in found]
+        self.recorder.unchanged_sources(steps, rows, [f[2] for f in found], SOURCE_CODE, now())
+        states, records = self.states, {}
+        for step, io, location, row in found:
+            states[step] = StepState(OBSERVED, UP_TO_DATE, None, row["data_fingerprint"], None,
+                                     (io, location))
+            records[step] = StepRecord(step[0], OBSERVED, UP_TO_DATE, step[1], None,
+                                       row.get("rows"), row.get("bytes"), location)
+        self.result.records.extend(records.values())
+        return records
 
     def _shutdown(self, pool: cf.Executor, before: set[Any]) -> None:
         if not self.stop.expired():

@@ -29,6 +29,7 @@ for reasons); :mod:`~assetry.fingerprints._scan` (one source file, scanned),
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -186,9 +187,26 @@ def asset_fingerprinter(*, code: str, config: str, io: str) -> Callable[[Mapping
     tail = b"".join(key + values[name] for key, name in order[at + 1:])
 
     def fingerprint(upstream: Mapping[str, str]) -> str:
-        return hash_bytes(frame(b"d", head + encode(dict(upstream)) + tail))
+        return hash_bytes(frame(b"d", head + _upstream_bytes(upstream) + tail))
 
     return fingerprint
+
+
+_pack_length = struct.Struct("<Q").pack
+
+
+def _upstream_bytes(upstream: Mapping[str, str]) -> bytes:
+    """``encode(dict(upstream))``, the very bytes, without dispatch for a map of str to str
+    (every downstream of a thousand sources encodes one)."""
+    pairs = []
+    for name, fp in upstream.items():
+        if type(name) is not str or type(fp) is not str:
+            return encode(dict(upstream))
+        key, value = name.encode("utf-8", "surrogatepass"), fp.encode("utf-8", "surrogatepass")
+        pairs.append((b"s" + _pack_length(len(key)) + key, b"s" + _pack_length(len(value)) + value))
+    pairs.sort()  # by encoded key, as encode() orders a dict (keys are unique)
+    body = b"".join([key + value for key, value in pairs])
+    return b"d" + _pack_length(len(body)) + body
 
 
 _FIELDS: tuple[list[tuple[bytes, str]], int] | None = None

@@ -11,7 +11,8 @@ Three managers stand behind :func:`assetry.source`:
 A relation (``io=SQLTable(...)``) needs no manager of its own: its manager's
 ``observe`` and ``load`` serve as they are.
 
-Observing costs one ``stat`` per file while nothing changed: the stat key
+Observing costs one ``stat`` per file while nothing changed (:meth:`SourceFile.unchanged`,
+which a no-op run asks of its sources in bulk): the stat key
 (size, ``mtime_ns``, ``ctime_ns``, inode) is compared with the one the catalog
 recorded, and a file is read and hashed (xxh3-128, 2 MiB blocks through one
 reused buffer; not mapped, since a file truncated while it is read must be an
@@ -142,6 +143,30 @@ class SourceFile(SourceIO):
         if previous is not None and previous.stat_key == key:
             return previous
         return Observation(data_fingerprint=hash_content(location), stat_key=key)
+
+    def unchanged(self, location: str, stat_key: str | None) -> bool:
+        """Whether the file still has the stat key recorded of it: one ``stat``, nothing read.
+
+        A no-op run asks this of each source in bulk; False (changed, missing,
+        a folder now, unreadable) leaves the step to :meth:`observe`, which says which.
+
+        Examples:
+            >>> import tempfile
+            >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+            ...     _ = f.write(b"abc")
+            >>> source = SourceFile(f.name)
+            >>> source.unchanged(f.name, source.observe(f.name).stat_key)
+            True
+            >>> source.unchanged(f.name, "3:0:0:0")
+            False
+        """
+        if stat_key is None:
+            return False
+        try:
+            st = os.stat(location)
+        except (OSError, ValueError):
+            return False
+        return _stat_key(st) == stat_key and not stat.S_ISDIR(st.st_mode)
 
     def load(self, location: str, annotation: Any = None) -> Any:
         return read_file(location, annotation)

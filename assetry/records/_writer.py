@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from assetry.errors import CatalogError
+from assetry.records._batches import insert_batches, insert_columns, rows_of
 from assetry.records._runlock import knocked_at
-from assetry.records._schema import TABLES
 
 __all__ = ["CatalogWriter"]
+
+#: The queue's marks of a :meth:`CatalogWriter.put_columns` item and a :meth:`CatalogWriter.call`.
+_COLUMNS, _CALL = "__columns__", "__call__"
 
 #: How long the first row after a quiet spell waits for company before its commit:
 #: a burst of rows (a finished asset's row, its checks, its ``assets`` row) costs one commit.
@@ -90,6 +94,19 @@ class CatalogWriter:
         """
         self._enqueue((table, row))
 
+    def put_columns(self, table: str, columns: dict[str, Any], length: int) -> None:
+        """Queue ``length`` rows given by column: a list of ``length`` values, or one value
+        for every row. One item for the thousand rows of a no-op run's unchanged sources.
+
+        Raises:
+            CatalogError: an earlier write failed, or a list is not ``length`` long.
+        """
+        wrong = [c for c, v in columns.items() if type(v) is list and len(v) != length]
+        if wrong:
+            raise CatalogError(f"column {wrong[0]!r} of {table!r} has "
+                               f"{len(columns[wrong[0]])} values for {length} rows")
+        self._enqueue((_COLUMNS, (table, columns, length)))
+
     def sql(self, statement: str, params: list[Any] | None = None) -> None:
         """Queue one statement to run in order with the rows.
 
@@ -97,6 +114,15 @@ class CatalogWriter:
             CatalogError: an earlier write failed.
         """
         self._enqueue(("__sql__", (statement, params or [])))
+
+    def call(self, fn: Callable[[Any], None]) -> None:
+        """Queue ``fn(connection)``, run in order with the rows, inside their transaction:
+        a write that depends on what the catalog holds (the graph's edges, where they changed).
+
+        Raises:
+            CatalogError: an earlier write failed.
+        """
+        self._enqueue((_CALL, fn))
 
     def check(self) -> None:
         """Raise the first write failure, if any: a cheap test for a scheduler's loop.
@@ -268,13 +294,24 @@ class CatalogWriter:
         con.execute("BEGIN")
         batch: dict[str, list[dict[str, Any]]] = {}
         for table, payload in items:
-            if table == "__sql__":
-                _insert_batches(con, batch)
+            if table == "__sql__" or table == _CALL:
+                insert_batches(con, batch)
                 batch = {}
-                con.execute(payload[0], payload[1])
+                if table == _CALL:
+                    payload(con)
+                else:
+                    con.execute(payload[0], payload[1])
+            elif table == _COLUMNS:
+                name, columns, length = payload
+                if not length:
+                    continue
+                if name == "assets":  # its rows replace their key: in order with the others
+                    batch.setdefault(name, []).extend(rows_of(columns, length))
+                else:  # append-only: its order among the other rows counts for nothing
+                    insert_columns(con, name, columns, length)
             else:
                 batch.setdefault(table, []).append(payload)
-        _insert_batches(con, batch)
+        insert_batches(con, batch)
         con.execute("COMMIT")
 
 
@@ -301,61 +338,3 @@ def _rollback(con: Any) -> None:
         con.execute("ROLLBACK")
     except Exception:  # noqa: BLE001 (no transaction left to roll back: the first error is the one)
         return
-
-
-def _insert_batches(con: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
-    # One INSERT per table, a column a list parameter: quick from the first batch on (no
-    # Arrow, whose first table imports pandas, ~0.3 s) and for batches of thousands of rows.
-    for table, rows in batch.items():
-        types = TABLES.get(table)
-        if types is None:
-            raise CatalogError(f"the catalog has no table {table!r}; tables: {', '.join(TABLES)}")
-        if table == "assets":
-            rows = list({(r["asset"], r.get("partition")): r for r in rows}.values())
-            con.execute(
-                "DELETE FROM assets WHERE (asset, coalesce(partition, chr(0))) IN "
-                "(SELECT unnest(?::VARCHAR[]), coalesce(unnest(?::VARCHAR[]), chr(0)))",
-                [[r["asset"] for r in rows], [r.get("partition") for r in rows]],
-            )
-        columns = sorted({c for r in rows for c in r})
-        unknown = [c for c in columns if c not in types]
-        if unknown:
-            raise CatalogError(f"table {table!r} has no column(s) {', '.join(map(repr, unknown))}")
-        select, params = _columns(rows, columns, types)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", params)
-
-
-def _columns(rows: list[dict[str, Any]], columns: list[str],
-             types: dict[str, str]) -> tuple[str, list[Any]]:
-    """The SELECT list and parameters that give ``rows``.
-
-    A column whose values are all one value (the run's id, a skip's status and
-    reason) is one scalar parameter, and a column of NULLs is left out (it takes
-    its NULL default): DuckDB converts each list parameter item by item, holding
-    the GIL, so a batch of a thousand skips converts a few lists, not seventeen.
-    """
-    parts: list[str] = []
-    params: list[Any] = []
-    lists = 0
-    for c in columns:
-        values = [r.get(c) for r in rows]
-        first = values[0]
-        if type(first) in _SCALARS and values.count(first) == len(values) and all(
-                type(v) is type(first) for v in values):
-            if first is None:
-                continue
-            parts.append(f'?::{types[c]} AS "{c}"')
-            params.append(first)
-        else:
-            parts.append(f'unnest(?::{types[c]}[]) AS "{c}"')
-            params.append(values)
-            lists += 1
-    if not lists:  # every column one value (or NULL): one row per row all the same
-        parts = parts or ['NULL AS "' + columns[0] + '"']
-        return f"{', '.join(parts)} FROM range(?)", [*params, len(rows)]
-    return ", ".join(parts), params
-
-
-#: Types whose equal values are interchangeable in a column (no 1 == 1.0 == True mixing:
-#: every value of a scalar column has the first one's type).
-_SCALARS = frozenset({type(None), str, int, float, bool, bytes})
