@@ -376,7 +376,11 @@ def test_the_boards_live_reads_agree_with_a_full_read(tmp_path: pathlib.Path) ->
     last_attempts = board._last_attempts
     board._last_attempts = lambda: full_reads.append(1) or last_attempts()  # type: ignore[method-assign]
     compared, during, missed = 0, 0, 0
-    for extra in (["--force"], []):  # every asset materialized again; then every one skipped
+    # Every asset materialized again; then every one skipped; then, only if the polls caught
+    # fewer than two moments of a run going (a fast machine), forced runs again.
+    for i, extra in enumerate((["--force"], [], ["--force"], ["--force"])):
+        if i >= 2 and during >= 2:
+            break
         run = subprocess.Popen(command + extra, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         seen = during
