@@ -28,13 +28,13 @@ in the same run:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 
@@ -86,50 +86,29 @@ def every_column(big: pl.LazyFrame) -> dict:
 """
 
 
-class Server:
-    """``tests/s3_server.py`` on a free port, with one bucket, until ``stop()``."""
+def _s3_server_module():
+    """``tests/s3_server.py`` (the tests' moto server and its request counters), by path."""
+    spec = importlib.util.spec_from_file_location("assetry_tests_s3_server", SERVER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Server(_s3_server_module().S3Server):
+    """The tests' S3 server on a free port, with one bucket, until ``stop()``."""
 
     def __init__(self) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([PYTHON, str(SERVER), str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.counts()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.process.kill()
-                    raise RuntimeError("the moto S3 server did not start") from None
-                time.sleep(0.1)
+        super().__init__()
         self.bucket = f"bench-{uuid.uuid4().hex[:10]}"
         urllib.request.urlopen(urllib.request.Request(  # moto takes an unsigned PUT as a create
             f"{self.endpoint}/{self.bucket}", method="PUT", data=b""), timeout=30).close()
         self.env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                     "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1"}
 
-    def counts(self) -> dict:
-        with urllib.request.urlopen(f"{self.endpoint}/_assetry/counts", timeout=30) as r:
-            return json.loads(r.read())
-
-    def reset(self) -> None:
-        urllib.request.urlopen(urllib.request.Request(
-            f"{self.endpoint}/_assetry/counts", method="POST", data=b""), timeout=30).close()
-
     def size(self, key: str) -> int:
         request = urllib.request.Request(f"{self.endpoint}/{self.bucket}/{key}", method="HEAD")
         with urllib.request.urlopen(request, timeout=30) as r:
             return int(r.headers["Content-Length"])
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=30)
 
 
 def run(server: Server, module: pathlib.Path, root: str, catalog: pathlib.Path,

@@ -374,6 +374,7 @@ class _Run:
 
     def _task(self, step: StepKey, upstream: UpstreamState) -> Task:
         name, key = step
+        remote = is_remote(self.root)
         spec = self.graph.specs[name]
         inputs = [self._input(param, key, upstream) for param in self.graph.inputs[name]]
         _, location = self.ctx.product(name, key)
@@ -384,8 +385,8 @@ class _Run:
             location=location if spec.io is not None else None,
             segment=self.ctx.segment(name, key),
             run_id=self.run_id,
-            storage=registered(self.root) if is_remote(self.root) else None,
-            lock_root=os.path.dirname(self.catalog_path) if is_remote(self.root) else None,
+            storage=registered(self.root) if remote else None,
+            lock_root=os.path.dirname(self.catalog_path) if remote else None,
         )
 
     def _input(self, param: str, key: str | None, upstream: UpstreamState) -> Input:
