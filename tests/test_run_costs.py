@@ -240,3 +240,54 @@ def test_the_graphs_edges_follow_the_graph_written_where_they_changed(files):
     module = files.module("pipe.py", EDGES.replace("OTHER", "d").replace("def c()", "def d()"))
     materialize(module, root=files.root)
     assert edges() == [("b", "a"), ("b", "d")]
+
+
+class _Releasing:
+    """A connection whose file can be let go between batches, counting the times it is."""
+
+    released = False
+    path = None
+
+    def __init__(self) -> None:
+        self.releases = 0
+
+    def execute(self, *args: object) -> None:
+        return None
+
+    def release(self) -> None:
+        self.releases += 1
+
+
+@pytest.mark.parametrize("closing", [False, True])
+def test_a_close_during_a_batch_keeps_the_file_for_the_last_batch(closing):
+    """Held past the release interval, the writer lets the file go after a batch; not when a
+    close came in during that batch (its own batch follows at once: a release would cost a
+    checkpoint and a reattach for nothing)."""
+    import threading
+    import time
+
+    con = _Releasing()
+    writer = CatalogWriter(con)
+    writer._held_since = time.monotonic() - 60  # held long enough to be let go
+    in_batch, go_on = threading.Event(), threading.Event()
+
+    def slow(_con: object) -> None:
+        in_batch.set()
+        go_on.wait(5)
+
+    writer.call(slow)
+    assert in_batch.wait(5)
+    if closing:
+        closer = threading.Thread(target=writer.close)
+        closer.start()
+        deadline = time.monotonic() + 5
+        while not writer._stopping and time.monotonic() < deadline:
+            time.sleep(0.001)
+        go_on.set()
+        closer.join(5)
+        assert con.releases == 0
+    else:
+        go_on.set()
+        writer.flush()
+        assert con.releases == 1
+        writer.close()

@@ -561,3 +561,22 @@ def test_one_changed_source_among_many_unchanged_reruns_exactly_its_downstream(f
     again = materialize(module, root=files.root)  # raw_8's new stat was kept: nothing to hash
     assert again.materialized == [] and len(again.observed) == 12
     assert {again.reasons[f"raw_{i}"] for i in range(12)} == {"up to date"}
+
+
+def test_a_touched_source_keeps_its_whole_row(files):
+    """A run reads a source's row narrow; a touch (same bytes) updates its stat key alone: the
+    manager's class and settings, the run that observed it, and its data stay in the row."""
+    path = _csv(files)
+    module = files.module("pipe.py", FILE_PIPELINE)
+    materialize(module, root=files.root)
+    columns = "io, io_class, io_settings, run_id, updated_at, data_fingerprint, kind, stat_key"
+    query = f"SELECT {columns} FROM assets WHERE asset = 'raw'"
+    before = Catalog(files.catalog).sql(query).row(0, named=True)
+    later = time.time() + 5
+    os.utime(path, (later, later))
+    assert materialize(module, root=files.root).reasons["raw"] == "up to date"
+    after = Catalog(files.catalog).sql(query).row(0, named=True)
+    assert after["stat_key"] != before["stat_key"]
+    assert {k: v for k, v in after.items() if k != "stat_key"} == {
+        k: v for k, v in before.items() if k != "stat_key"}
+    assert all(after[k] is not None for k in ("io", "io_class", "io_settings", "run_id"))

@@ -125,7 +125,8 @@ def _ref(spec: AssetSpec) -> ClientRef | None:
     found = named_client(spec)
     if found is not None:
         return found
-    client = getattr(spec.io, "client", None)
+    io = spec.io
+    client = getattr(io, "client", None) if io is not None else None
     return client if isinstance(client, ClientRef) else None
 
 

@@ -23,6 +23,8 @@ __all__ = ["AssetGraph", "collect"]
 
 def collect(objs: Any) -> list[AssetSpec]:
     """Gather asset specs from an asset, a module, or a (nested) list of these."""
+    if type(objs) is list and all(type(o) is AssetSpec for o in objs):
+        return list({id(o): o for o in objs}.values())  # already collected (bind_clients)
     found: list[AssetSpec] = []
     seen: set[int] = set()
 

@@ -19,7 +19,7 @@ from assetry.assets.graph import AssetGraph
 from assetry.engine.steps import StepKey
 from assetry.io_managers.base import Stored
 from assetry.io_managers.catalog_form import CatalogForm
-from assetry.records import CatalogWriter, dumps_upstream
+from assetry.records import CatalogWriter, SourceRow, dumps_upstream
 
 __all__ = ["Recorder", "executor_name", "now"]
 
@@ -152,8 +152,13 @@ class Recorder:
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""
         row = self.rows.get(step)
-        if row is not None and row.get("stat_key") != observation.stat_key:
-            self.writer.put("assets", {**row, "stat_key": observation.stat_key})
+        if row is None or row.get("stat_key") == observation.stat_key:
+            return
+        if type(row) is SourceRow:  # read narrow: the catalog's row keeps its other columns
+            self.writer.sql("UPDATE assets SET stat_key = ? WHERE asset = ? AND partition IS NOT "
+                            "DISTINCT FROM ?", [observation.stat_key, step[0], step[1]])
+            return
+        self.writer.put("assets", {**row, "stat_key": observation.stat_key})
 
     def materialization(self, step: StepKey, record: Any, intent: Any, data_fp: str | None,
                         started_at: dt.datetime | None, logs: str | None = None) -> None:

@@ -388,8 +388,8 @@ def _duckdb_client(io: Any) -> Any:
     """The DuckDB client an IO manager writes through, or None."""
     if io is None:
         return None
-    try:
-        client = io.client  # SQLTable, DuckDBTable, Relation, QueryDump, PartitionedTable
+    try:  # SQLTable, DuckDBTable, Relation, QueryDump, PartitionedTable; files have none
+        client = getattr(io, "client", None)
     except Exception:  # noqa: BLE001 - a user's manager with a property that fails: not ours
         return None
     return client if getattr(client, "dialect", None) == "duckdb" else None

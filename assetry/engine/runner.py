@@ -34,7 +34,7 @@ import attrs
 from assetry._surface import option_hint
 from assetry.assets import is_source
 from assetry.assets.binding import bind_clients
-from assetry.assets.graph import AssetGraph
+from assetry.assets.graph import AssetGraph, collect
 from assetry.engine.context import SOURCE_CODE, RunContext, resolve_config
 from assetry.engine.executors import SyncExecutor, make_executor
 from assetry.engine.heap import frozen_heap
@@ -138,8 +138,23 @@ def materialize(
         ['flights', 'delays']
         >>> materialize([daily_flights], partitions="2013-01-01..2013-01-31")  # doctest: +SKIP
     """
+    # The collector's passes skip what was alive before the run (engine/heap.py): planning a
+    # graph of thousands of assets would otherwise pay full passes over every module's objects.
+    with frozen_heap():
+        return _materialize(assets, select=select, force=force, root=root, catalog=catalog,
+                            executor=executor, max_workers=max_workers, config=config,
+                            partitions=partitions, raise_on_error=raise_on_error,
+                            on_finish=on_finish, on_failure=on_failure, reporter=reporter,
+                            clients=clients, versions=versions, storage_options=storage_options)
+
+
+def _materialize(assets: Any, *, select: Any, force: Any, root: Any, catalog: Any, executor: Any,
+                 max_workers: int | None, config: Any, partitions: Any, raise_on_error: bool,
+                 on_finish: Any, on_failure: Any, reporter: Reporter | None,
+                 clients: Mapping[str, Any] | None, versions: int,
+                 storage_options: Mapping[str, Any] | None) -> MaterializeResult:
     keep_versions = check_versions(versions)
-    graph = AssetGraph.build(bind_clients(assets, clients))
+    graph = AssetGraph.build(bind_clients(collect(assets), clients))  # collected once
     selected = graph.select(select)
     forced = forced_names(force, graph)
     values = resolve_config(graph, config)
@@ -157,9 +172,8 @@ def materialize(
     lock_root = os.path.dirname(catalog_path) if is_remote(root_path) else root_path
     if lock_root is not root_path:
         remove_dead_locks(lock_root)  # what killed runs on this remote root left beside the catalog
-    # The lock is held to the end (no sweep takes this run's temporaries); the collector's
-    # passes skip what was alive before the run (engine/heap.py).
-    with RunLock(lock_root, run.run_id), frozen_heap():
+    # The lock is held to the end (no sweep takes this run's temporaries).
+    with RunLock(lock_root, run.run_id):
         result = run.execute(executor, max_workers)
     if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
         raise interrupt_error(run.stop, run.run_id)
@@ -200,7 +214,8 @@ class _Run:
         for crashed in con.crashed_roots:
             remove_temporaries(crashed)
         try:
-            self.ctx = RunContext(self.graph, self.values, self.root, read_records(con))
+            self.ctx = RunContext(self.graph, self.values, self.root,
+                                  read_records(con, narrow_sources=True))
             kept = read_kept(con)
             writer = CatalogWriter(con)
             self.keeper = VersionKeeper(self.root, writer, self.keep_versions, kept,

@@ -19,6 +19,7 @@ from assetry.records._locks import lock_holders, pid_alive
 from assetry.records._migrations import MIGRATIONS, SCHEMA_VERSION, Migration
 from assetry.records._open import (
     STORAGE_VERSION,
+    SourceRow,
     connect,
     corrupt_error,
     read_records,
@@ -35,6 +36,7 @@ __all__ = [
     "TABLES",
     "CatalogWriter",
     "Migration",
+    "SourceRow",
     "connect",
     "corrupt_error",
     "dumps_upstream",

@@ -225,7 +225,9 @@ class CatalogWriter:
                 if items and self._held_since is None:
                     self._held_since = time.monotonic()  # the write opens the file again
                 self._write(items)
-                if items and not stop and self._should_release():
+                # Not when a close came in during the batch: the close's own batch follows at
+                # once, and letting go now would cost a checkpoint and a reattach for nothing.
+                if items and not stop and not self._stopping and self._should_release():
                     self._release()
             except BaseException as exc:  # noqa: BLE001 (kept, and raised to the run by every call)
                 self._fail(exc, events)
