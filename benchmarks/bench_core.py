@@ -161,6 +161,12 @@ class Pipelines:
                 print(f"  note: {shape} N={n} {executor} {phase} still imported "
                       f"{', '.join(out['imported'])} during the run")
             self.keep(("assetry", shape, n, executor, phase), out)
+        if n == FIXED_N and executor == EXECUTORS[0]:  # the catalog's own floor, beside it
+            catalog = pathlib.Path(root) / "catalog.duckdb"
+            for phase in ("cold", "noop"):
+                self.keep(("floor", shape, n, "-", phase), run_child(
+                    PEERS / "duckdb_floor.py", catalog if phase == "noop" else "-",
+                    phase, "--assets", str(n)))
         shutil.rmtree(root, ignore_errors=True)
 
     def peer(self, name: str, script: str, shape: str, n: int) -> None:
@@ -232,6 +238,15 @@ def report_fixed(p: Pipelines) -> None:
             target(f"{FIXED_N}-asset chain, {phase} run, {executor}", f"{ms(t)} ({ms(cpu)} CPU)",
                    f"loop {ms(loop10)}",
                    f"+{ms(t - loop10)} above the loop", "< 20 ms", t < 0.020)
+            floor = p.run_s("floor", "chain", FIXED_N, "-", phase)
+            parts = p.figures.get(("floor", "chain", FIXED_N, "-", phase), [])
+            steps = ", ".join(f"{k[:-2]} {ms(median([f[k] for f in parts]))}" for k in (
+                parts[0] if parts else {}) if k.endswith("_s") and k not in ("run_s", "import_s", "process_s"))
+            target(f"{FIXED_N}-asset chain, {phase} run, {executor}, against the catalog's floor",
+                   ms(t), f"DuckDB alone {ms(floor)} ({steps})",
+                   f"+{ms(t - floor)} above the floor",
+                   "(information: the statements any run of a DuckDB catalog makes, "
+                   "peers/duckdb_floor.py)", None)
         again = median([f["again_s"] for f in p.figures.get(
             ("assetry", "chain", FIXED_N, executor, "noop"), []) if "again_s" in f])
         target(f"{FIXED_N}-asset chain, no-op, next call in the same process, {executor}",

@@ -304,7 +304,9 @@ def _ensure_schema(con: Any, path: pathlib.Path, *, created: bool = False) -> in
     nothing. A file this open ``created`` gets its tables whole, without the
     migrations. Returns the version the file had (None for a new file).
     """
-    found = _check_version(con, path)
+    # A file this very open created has no tables to ask (DuckDB's error for the missing
+    # ``meta`` would cost a new catalog's first run more than creating them).
+    found = None if created else _check_version(con, path)
     if found == SCHEMA_VERSION:
         return found  # the usual open: nothing to write
     import duckdb
