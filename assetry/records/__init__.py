@@ -19,12 +19,11 @@ from assetry.records._locks import lock_holders, pid_alive
 from assetry.records._migrations import MIGRATIONS, SCHEMA_VERSION, Migration
 from assetry.records._open import (
     STORAGE_VERSION,
-    SourceRow,
     connect,
     corrupt_error,
-    read_records,
     wait_seconds,
 )
+from assetry.records._rows import SourceRow, read_records
 from assetry.records._schema import TABLES
 from assetry.records._writer import CatalogWriter
 
