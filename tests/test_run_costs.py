@@ -182,6 +182,29 @@ def test_garbage_made_during_a_run_is_collected(collector, tmp_path):
     assert gc.get_freeze_count() == 0
 
 
+def test_the_freeze_covers_building_the_graph(collector, tmp_path, monkeypatch):
+    """Building and expanding a graph of thousands of declarations allocates enough to set off
+    a pass over every module's objects: the freeze begins before it, with the run's call."""
+    from assetry.assets.graph import AssetGraph
+
+    frozen_while_building = []
+    build = AssetGraph.build.__func__  # type: ignore[attr-defined]
+
+    def watched(cls, objs):
+        frozen_while_building.append(gc.get_freeze_count())
+        return build(cls, objs)
+
+    monkeypatch.setattr(AssetGraph, "build", classmethod(watched))
+
+    @asset
+    def one() -> dict:
+        return {"n": 1}
+
+    assert materialize([one], root=tmp_path / "data", executor="sync").materialized == ["one"]
+    assert frozen_while_building and frozen_while_building[0] > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_threads_run_a_lone_step_here_and_ready_steps_together(tmp_path):
     """Under threads, two steps ready at once still run at once (they meet at a barrier); a step
     that is the only one able to run (a chain) runs in the calling thread, sparing two thread
