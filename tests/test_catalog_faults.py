@@ -309,9 +309,58 @@ def test_run_stops_at_the_first_catalog_write_failure(files):
     assert set(again.skipped) == recorded
 
 
-def test_run_whose_catalog_fails_is_recorded_failed(files):
-    """A run stopped by a catalog write failure marks its runs row failed, if the catalog takes it."""
+@pytest.mark.parametrize("when", ["during the run", "in the last batch"])
+def test_run_whose_catalog_fails_is_recorded_failed(files, monkeypatch, when):
+    """A run stopped by a catalog write failure marks its runs row failed, if the catalog takes it:
+    here a batch fails once (a transient error), during the run or in the last batch (the one
+    that holds the run's end), and the catalog takes the last word."""
+    import assetry.records._writer as writer_module
+    from assetry import CatalogError
+
+    module = files.module("slow_enough.py", """
+import time
+from assetry import asset
+
+def make(i):
+    def f() -> dict:
+        time.sleep(0.01)  # a run long enough for batches before its end
+        return {"i": i}
+    return asset(name=f"a{i:02d}", code_version="1")(f)
+
+for _i in range(40):
+    globals()[f"a{_i:02d}"] = make(_i)
+""")
+    real_insert, real_close = writer_module.insert_batches, writer_module.CatalogWriter.close
+    closing, failed = [], []
+
+    def failing_once(con, batch):
+        due = not failed and (bool(closing) if when == "in the last batch"
+                              else "materializations" in batch and not closing)
+        if due:
+            failed.append("at close" if closing else "mid-run")
+            raise duckdb.IOException("IO Error: a transient failure")
+        return real_insert(con, batch)
+
+    def close(self):
+        closing.append(1)
+        return real_close(self)
+
+    monkeypatch.setattr(writer_module, "insert_batches", failing_once)
+    monkeypatch.setattr(writer_module.CatalogWriter, "close", close)
+    with pytest.raises(CatalogError, match="a transient failure"):
+        materialize(module, root=files.root, executor="sync")
+    assert failed == ["mid-run" if when == "during the run" else "at close"]
+    assert _rows(files.catalog, "SELECT status FROM runs") == [("failed",)]
+
+
+def test_run_whose_catalog_is_full_is_never_left_running(files):
+    """When the catalog's file cannot grow at all (a file size limit), even the last word may not
+    fit: the run is then left ``running`` only until the next open marks it ``crashed``."""
     path = files.write("wide.py", WIDE_PIPELINE)
     proc = _run_under_file_limit(path, files.root)
     assert proc.returncode == 2
-    assert _rows(files.catalog, "SELECT status FROM runs") == [("failed",)]
+    (status,) = _rows(files.catalog, "SELECT status FROM runs")[0]
+    assert status in ("failed", "running")
+    connect(files.catalog).close()  # the next writer's open (a run, accept, ...)
+    assert _rows(files.catalog, "SELECT status FROM runs") == [
+        ("failed",) if status == "failed" else ("crashed",)]

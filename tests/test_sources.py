@@ -580,3 +580,42 @@ def test_a_touched_source_keeps_its_whole_row(files):
     assert {k: v for k, v in after.items() if k != "stat_key"} == {
         k: v for k, v in before.items() if k != "stat_key"}
     assert all(after[k] is not None for k in ("io", "io_class", "io_settings", "run_id"))
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_an_unchanged_source_is_recorded_as_its_row_says(files, partitioned):
+    """A no-op run's `observed` rows carry the source's recorded fingerprint, location, rows and
+    bytes (one per partition of a partitioned source), for this run, and nothing else's."""
+    if partitioned:
+        for day in ("2013-01-01", "2013-01-02"):
+            _csv(files, "n\n1\n2\n", f"raw/days/{day}.csv")
+        module = files.module("pipe.py", PARTITIONED_PIPELINE.format(end="2013-01-02"))
+        name = "daily_raw"
+    else:
+        _csv(files)
+        module = files.module("pipe.py", FILE_PIPELINE)
+        name = "raw"
+    materialize(module, root=files.root)
+    noop = materialize(module, root=files.root)
+    assert noop.materialized == []
+    catalog = Catalog(files.catalog)
+    observed = catalog.sql(
+        "SELECT m.partition, m.status, m.reason, m.fingerprint, m.data_fingerprint, "
+        "m.code_fingerprint, m.location, m.rows, m.bytes, m.attempts, m.started_at, "
+        "a.data_fingerprint AS recorded, a.location AS recorded_location, "
+        "a.rows AS recorded_rows, a.bytes AS recorded_bytes "
+        "FROM materializations m JOIN assets a ON a.asset = m.asset "
+        "AND a.partition IS NOT DISTINCT FROM m.partition "
+        "WHERE m.run_id = ? AND m.asset = ? ORDER BY m.partition", [noop.run_id, name])
+    expected = ["2013-01-01", "2013-01-02"] if partitioned else [None]
+    assert observed["partition"].to_list() == expected
+    for row in observed.iter_rows(named=True):
+        assert (row["status"], row["reason"], row["code_fingerprint"]) == (
+            "observed", "up to date", "source")
+        assert row["fingerprint"] == row["data_fingerprint"] == row["recorded"] is not None
+        assert row["location"] == row["recorded_location"] is not None
+        assert (row["rows"], row["bytes"]) == (row["recorded_rows"], row["recorded_bytes"])
+        assert row["attempts"] == 0 and row["started_at"] is not None
+    every = catalog.sql("SELECT count(*) AS n FROM materializations WHERE run_id = ? "
+                        "AND status = 'observed'", [noop.run_id])["n"][0]
+    assert every == len(expected)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -68,14 +68,17 @@ class Recorder:
     run_id: str
     rows: Mapping[StepKey, dict[str, Any]]
     _io_forms: dict[Any, dict[str, Any]] = attrs.field(factory=dict)
+    #: The ``runs`` row as :meth:`start` queued it, for :meth:`abandon` when it never got in.
+    _run_row: dict[str, Any] = attrs.field(factory=dict)
 
     def start(self, graph: AssetGraph, root: Any, executor: Any) -> None:
         """The ``runs`` row, and the graph's edges in ``dependencies``."""
-        self.writer.put("runs", {
+        self._run_row = {
             "run_id": self.run_id, "started_at": now(), "status": "running",
             "root": str(root), "executor": executor_name(executor),
             "pid": os.getpid(),
-        })
+        }
+        self.writer.put("runs", dict(self._run_row))
         edges = [(name, up) for name in graph.specs for up in graph.upstream[name]]
         # Read and written in the writer's thread, only what changed: a graph of a thousand
         # sources has a thousand edges, and deleting and inserting them all again cost a
@@ -132,22 +135,29 @@ class Recorder:
         else:
             self.refresh_stat(step, observation)
 
-    def unchanged_sources(self, steps: list[StepKey], records: Sequence[Mapping[str, Any]],
-                          locations: list[str], code: str, at: dt.datetime) -> None:
-        """The ``materializations`` rows of sources observed unchanged, as one columnar batch.
+    def unchanged_sources(self, steps: list[StepKey], code: str, at: dt.datetime) -> None:
+        """The ``materializations`` rows of sources observed unchanged, made inside the catalog.
 
         The rows :meth:`materialization` writes for such a step, one by one:
-        ``observed``, ``up to date``, the recorded data fingerprint (``records``
-        are the steps' ``assets`` rows, which stay as they are, stat and all).
+        ``observed``, ``up to date``, the data fingerprint, location, rows and bytes
+        of the step's ``assets`` row, which stays as it is, stat and all (the run
+        found the file at that location with that stat). DuckDB copies them from
+        that row: one list of names crosses over, where a batch of the rows
+        themselves was four lists of a thousand strings, each converted one by one.
         """
-        fingerprints = [r["data_fingerprint"] for r in records]
-        self.writer.put_columns("materializations", {
-            "run_id": self.run_id, "asset": [s[0] for s in steps], "partition": [s[1] for s in steps],
-            "status": "observed", "reason": "up to date", "fingerprint": fingerprints,
-            "code_fingerprint": code, "data_fingerprint": fingerprints, "started_at": at,
-            "rows": [r.get("rows") for r in records], "bytes": [r.get("bytes") for r in records],
-            "location": locations, "attempts": 0,
-        }, len(steps))
+        partitions = [s[1] for s in steps]
+        keyed = any(p is not None for p in partitions)
+        self.writer.sql(
+            "INSERT INTO materializations BY NAME SELECT ?::VARCHAR AS run_id, a.asset, "
+            "a.partition, 'observed' AS status, 'up to date' AS reason, "
+            "a.data_fingerprint AS fingerprint, ?::VARCHAR AS code_fingerprint, a.data_fingerprint, "
+            "?::TIMESTAMP AS started_at, a.rows, a.bytes, a.location, 0 AS attempts "
+            "FROM assets a SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS asset"
+            + (", unnest(?::VARCHAR[]) AS partition) s ON a.asset = s.asset AND "
+               "a.partition IS NOT DISTINCT FROM s.partition" if keyed
+               else ") s ON a.asset = s.asset AND a.partition IS NULL"),
+            [self.run_id, code, at, [s[0] for s in steps], *([partitions] if keyed else [])],
+        )
 
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""
@@ -185,7 +195,18 @@ class Recorder:
         self.writer.put("materializations", values)
 
     def abandon(self, result: Any) -> None:
-        """After a catalog write failure: mark the ``runs`` row failed, if the catalog takes it."""
+        """After a catalog write failure: mark the ``runs`` row failed, if the catalog takes it.
+
+        The row itself is written first if the failed batch was the one that held it.
+        """
+        row = self._run_row
+        if row:
+            columns = ", ".join(row)
+            self.writer.salvage(
+                f"INSERT INTO runs ({columns}) SELECT {', '.join('?' for _ in row)} "
+                "WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
+                [*row.values(), self.run_id],
+            )
         self.writer.salvage(
             "UPDATE runs SET finished_at = ?, status = 'failed', n_materialized = ?, "
             "n_skipped = ?, n_failed = ?, n_blocked = ? WHERE run_id = ?",

@@ -238,13 +238,17 @@ class _Run:
                     self.result.duration_s = time.perf_counter() - t0
                     self.result.interrupted_by = self.stop.name or None
                     try:
-                        if writer.failed:
-                            self.recorder.abandon(self.result)
-                        else:
+                        if not writer.failed:
                             self.keeper.prune_run(self.graph.specs, self.states)
                             self.recorder.finish(self.result)
                     finally:
-                        writer.close()  # raises the writer's CatalogError after a failed write
+                        try:
+                            writer.close()  # raises the writer's CatalogError after a failed write
+                        finally:
+                            # A write failed (during the run, or the last batch, the one with
+                            # the run's end): mark the run failed, if the catalog takes it.
+                            if writer.failed:
+                                self.recorder.abandon(self.result)
         finally:
             con.close()
         if self.reporter is not None:
@@ -287,6 +291,8 @@ class _Run:
                     future = self._submit(pool, step, task, alone=alone)
                     futures[future] = step
                     future.add_done_callback(finished.put)
+                    if self._inline:  # done already: recorded and reported now, not after
+                        break  # every other ready step (a wide graph's thousand roots)
             if self.stop.requested and not futures:
                 break
             if futures:
@@ -310,8 +316,8 @@ class _Run:
         """Observe the file sources whose stat key is the one recorded, all at once.
 
         Each is ``observed``, ``up to date`` with its recorded data fingerprint;
-        their ``materializations`` rows go to the writer as one batch, and their
-        ``assets`` rows stay as they are. A no-op run of a thousand sources pays
+        their ``materializations`` rows are one statement of the writer, made in
+        the catalog from their ``assets`` rows, which stay as they are. A no-op run of a thousand sources pays
         a ``stat``, a state and a record per source, no plan or row of its own.
         Every other source step (changed, missing, a folder...) is planned in
         :meth:`_plan`, one by one.
@@ -320,8 +326,7 @@ class _Run:
         found = self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]]))
         if not found:
             return {}
-        steps, rows = [f[0] for f in found], [f[3] for f in found]
-        self.recorder.unchanged_sources(steps, rows, [f[2] for f in found], SOURCE_CODE, now())
+        self.recorder.unchanged_sources([f[0] for f in found], SOURCE_CODE, now())
         states, records = self.states, {}
         for step, io, location, row in found:
             states[step] = StepState(OBSERVED, UP_TO_DATE, None, row["data_fingerprint"], None,
