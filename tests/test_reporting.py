@@ -227,3 +227,56 @@ def test_the_engine_calls_a_reporter_in_order(tmp_path) -> None:
         ("run_started", ("numbers",)), ("asset_finished", ("numbers", "skipped")),
         ("run_finished", True),
     ]
+
+
+def test_sync_reports_and_records_each_step_before_the_next_starts(tmp_path):
+    """Under ``executor="sync"`` a wide graph's roots are reported finished one by one, each
+    before the next starts, and their rows reach the catalog during the run, not at its end."""
+    import duckdb as _duckdb
+
+    from assetry import asset as _asset
+    from assetry import materialize
+
+    events: list[tuple[str, str]] = []
+    committed_before_last: list[int] = []
+    catalog = tmp_path / "catalog.duckdb"
+
+    class Spy:
+        def run_started(self, names):
+            pass
+
+        def asset_started(self, name):
+            events.append(("started", name))
+
+        def asset_finished(self, record):
+            events.append(("finished", record.asset))
+
+        def run_finished(self, result):
+            pass
+
+    def make(i: int):
+        def root() -> dict:
+            if i == 7:  # the last root: what did the catalog hold by now?
+                import time as _time
+
+                deadline = _time.monotonic() + 5
+                while _time.monotonic() < deadline:
+                    from assetry import Catalog
+
+                    n = Catalog(catalog).sql(
+                        "SELECT count(*) AS n FROM materializations")["n"][0]
+                    if n:
+                        committed_before_last.append(n)
+                        break
+                    _time.sleep(0.05)
+            return {"i": i}
+        return _asset(name=f"root{i}")(root)
+
+    roots = [make(i) for i in range(8)]
+    materialize(roots, root=tmp_path / "data", catalog=catalog, executor="sync",
+                reporter=Spy())
+    names = [f"root{i}" for i in range(8)]
+    assert events == [e for n in names for e in (("started", n), ("finished", n))]
+    assert committed_before_last and committed_before_last[0] >= 1
+    with _duckdb.connect(str(catalog), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM materializations").fetchone()[0] == 8
