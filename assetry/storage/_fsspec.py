@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import xxhash
@@ -357,24 +358,14 @@ def check_root(root: str) -> None:
 
 def put_bytes(location: str, data: Any) -> Entry:
     """One upload of ``data`` (a PUT, or a multipart upload above two parts); its entry."""
-    protocol, path = _protocol(location), _path(location)
-    fs = filesystem(location)
     body = bytes(data)
-    try:
-        if protocol not in _ATOMIC_PUT:
-            return _put_moved(fs, protocol, path, lambda tmp: fs.pipe_file(tmp, body))
-        if protocol in _S3:
-            out = fs.pipe_file(path, body, chunksize=PART_BYTES)
-            etag = out.get("ETag") if isinstance(out, dict) else None
-            if etag:  # the PUT answers the ETag: no HEAD after it
-                _seen({location: len(body)})
-                return Entry(etag=str(etag).strip('"'), size=len(body))
-        else:
-            fs.pipe_file(path, body)
-    except StorageError:
-        raise
-    except Exception as exc:
-        raise _fail(location, "write", exc) from exc
+    answer = _upload(location, lambda fs, path, options: fs.pipe_file(path, body, **options))
+    if isinstance(answer, Entry):
+        return answer
+    etag = answer.get("ETag") if isinstance(answer, dict) and _protocol(location) in _S3 else None
+    if etag:  # an S3 PUT answers the ETag: no HEAD after it
+        _seen({location: len(body)})
+        return Entry(etag=str(etag).strip('"'), size=len(body))
     return _written(location)
 
 
@@ -385,23 +376,27 @@ def put_file(local: str, location: str) -> Entry:
     ETag; after a multipart upload (which s3fs does not answer with its ETag),
     one HEAD.
     """
-    protocol, path = _protocol(location), _path(location)
-    if protocol in _S3 and os.path.getsize(local) < 2 * PART_BYTES:
+    if _protocol(location) in _S3 and os.path.getsize(local) < 2 * PART_BYTES:
         with open(local, "rb") as f:
             return put_bytes(location, f.read())
+    answer = _upload(location, lambda fs, path, options: fs.put_file(local, path, **options))
+    return answer if isinstance(answer, Entry) else _written(location)
+
+
+def _upload(location: str, send: Callable[[Any, str, dict[str, Any]], Any]) -> Any:
+    """``send(fs, path, options)`` the object: S3 in parts of :data:`PART_BYTES`; a store
+    without atomic uploads through a temporary key moved over the final one (its
+    :class:`Entry` returned). Anything else returns what ``send`` answered."""
+    protocol, path = _protocol(location), _path(location)
     fs = filesystem(location)
     try:
         if protocol not in _ATOMIC_PUT:
-            return _put_moved(fs, protocol, path, lambda tmp: fs.put_file(local, tmp))
-        if protocol in _S3:
-            fs.put_file(local, path, chunksize=PART_BYTES)
-        else:
-            fs.put_file(local, path)
+            return _put_moved(fs, protocol, path, lambda tmp: send(fs, tmp, {}))
+        return send(fs, path, {"chunksize": PART_BYTES} if protocol in _S3 else {})
     except StorageError:
         raise
     except Exception as exc:
         raise _fail(location, "write", exc) from exc
-    return _written(location)
 
 
 def _written(location: str) -> Entry:
