@@ -141,48 +141,36 @@ def materialize(
     # The collector's passes skip what was alive before the run (engine/heap.py): planning a
     # graph of thousands of assets would otherwise pay full passes over every module's objects.
     with frozen_heap():
-        return _materialize(assets, select=select, force=force, root=root, catalog=catalog,
-                            executor=executor, max_workers=max_workers, config=config,
-                            partitions=partitions, raise_on_error=raise_on_error,
-                            on_finish=on_finish, on_failure=on_failure, reporter=reporter,
-                            clients=clients, versions=versions, storage_options=storage_options)
-
-
-def _materialize(assets: Any, *, select: Any, force: Any, root: Any, catalog: Any, executor: Any,
-                 max_workers: int | None, config: Any, partitions: Any, raise_on_error: bool,
-                 on_finish: Any, on_failure: Any, reporter: Reporter | None,
-                 clients: Mapping[str, Any] | None, versions: int,
-                 storage_options: Mapping[str, Any] | None) -> MaterializeResult:
-    keep_versions = check_versions(versions)
-    graph = AssetGraph.build(bind_clients(collect(assets), clients))  # collected once
-    selected = graph.select(select)
-    forced = forced_names(force, graph)
-    values = resolve_config(graph, config)
-    if partitions is not None and not any(s.partitions for s in graph.specs.values()):
-        hint = option_hint("partitions")  # the command line's --partitions, or partitions=
-        raise AssetGraphError(f"{hint} was given, but no selected asset is partitioned")
-    steps = expand(graph, run_keys(graph, selected, partitions))
-    root_path = prepare_root(root, storage_options)
-    catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
-    catalog_path = os.path.abspath(catalog if catalog is not None else default_catalog(root_path))
-    check_catalog_apart(graph.specs.values(), catalog_path)  # no asset may write into the catalog
-    run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter),
-               keep_versions=keep_versions)
-    # The run's lock is local: beside the catalog when the root is on an object store.
-    lock_root = os.path.dirname(catalog_path) if is_remote(root_path) else root_path
-    if lock_root is not root_path:
-        remove_dead_locks(lock_root)  # what killed runs on this remote root left beside the catalog
-    # The lock is held to the end (no sweep takes this run's temporaries).
-    with RunLock(lock_root, run.run_id):
-        result = run.execute(executor, max_workers)
-    if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
-        raise interrupt_error(run.stop, run.run_id)
-    call_run_hook(on_finish, result, "on_finish")
-    if not result.success:
-        call_run_hook(on_failure, result, "on_failure")
-        if raise_on_error:
-            raise materialize_error(result)
-    return result
+        keep_versions = check_versions(versions)
+        graph = AssetGraph.build(bind_clients(collect(assets), clients))  # collected once
+        selected = graph.select(select)
+        forced = forced_names(force, graph)
+        values = resolve_config(graph, config)
+        if partitions is not None and not any(s.partitions for s in graph.specs.values()):
+            hint = option_hint("partitions")  # the command line's --partitions, or partitions=
+            raise AssetGraphError(f"{hint} was given, but no selected asset is partitioned")
+        steps = expand(graph, run_keys(graph, selected, partitions))
+        root_path = prepare_root(root, storage_options)
+        catalog = getattr(catalog, "path", catalog)  # a Catalog, or its path
+        catalog_path = os.path.abspath(catalog if catalog is not None else default_catalog(root_path))
+        check_catalog_apart(graph.specs.values(), catalog_path)  # no asset may write into the catalog
+        run = _Run(graph, steps, forced, values, root_path, catalog_path, with_log(reporter),
+                   keep_versions=keep_versions)
+        # The run's lock is local: beside the catalog when the root is on an object store.
+        lock_root = os.path.dirname(catalog_path) if is_remote(root_path) else root_path
+        if lock_root is not root_path:
+            remove_dead_locks(lock_root)  # what killed runs on this remote root left beside the catalog
+        # The lock is held to the end (no sweep takes this run's temporaries).
+        with RunLock(lock_root, run.run_id):
+            result = run.execute(executor, max_workers)
+        if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
+            raise interrupt_error(run.stop, run.run_id)
+        call_run_hook(on_finish, result, "on_finish")
+        if not result.success:
+            call_run_hook(on_failure, result, "on_failure")
+            if raise_on_error:
+                raise materialize_error(result)
+        return result
 
 
 @attrs.define
@@ -317,8 +305,9 @@ class _Run:
 
         Each is ``observed``, ``up to date`` with its recorded data fingerprint;
         their ``materializations`` rows are one statement of the writer, made in
-        the catalog from their ``assets`` rows, which stay as they are. A no-op run of a thousand sources pays
-        a ``stat``, a state and a record per source, no plan or row of its own.
+        the catalog from their ``assets`` rows, which stay as they are. A no-op
+        run of a thousand sources pays a ``stat``, a state and a record per
+        source, no plan or row of its own.
         Every other source step (changed, missing, a folder...) is planned in
         :meth:`_plan`, one by one.
         """
