@@ -94,11 +94,14 @@ class AssetGraph:
                 )
                 continue
             by_name[spec.name] = spec
-        names = sorted(by_name)
         upstream: dict[str, tuple[str, ...]] = {}
         inputs: dict[str, tuple[str, ...]] = {}
         config: dict[str, dict[str, Any]] = {}
         for name, spec in by_name.items():
+            if not spec.params and not spec.deps and spec.partitions is None:
+                inputs[name] = upstream[name] = ()  # a source, or an asset without inputs
+                config[name] = {}
+                continue
             ins, conf = [], {}
             for p in spec.params:
                 if p.name in by_name and p.name != name:
@@ -113,16 +116,18 @@ class AssetGraph:
                         "them with @asset(partitions=DailyPartitions(...)) or StaticPartitions([...])"
                     )
                 else:
-                    problems.append(_unknown_param(name, p.name, names))
+                    problems.append(_unknown_param(name, p.name, sorted(by_name)))
             for d in spec.deps:
                 if d not in by_name:
                     problems.append(
                         f"asset {name!r} has deps entry {d!r}, which names no asset"
-                        f"{_suggest(d, names)}"
+                        f"{_suggest(d, sorted(by_name))}"
                     )
-            problems.extend(_partition_problems(spec, by_name))
-            inputs[name] = tuple(ins)
-            upstream[name] = tuple(dict.fromkeys([*ins, *(d for d in spec.deps if d in by_name)]))
+            if spec.partitions is not None:
+                problems.extend(_partition_problems(spec, by_name))
+            inputs[name] = tuple(ins)  # parameter names are unique
+            upstream[name] = (tuple(dict.fromkeys([*ins, *(d for d in spec.deps if d in by_name)]))
+                              if spec.deps else inputs[name])
             config[name] = conf
         if problems:
             raise AssetGraphError("\n".join(problems))
@@ -180,6 +185,8 @@ class AssetGraph:
             ['raw', 'clean']
         """
         chosen = set(names)
+        if len(chosen) == len(self.order):  # the whole graph, sources and all
+            return list(self.order)
         for name in list(chosen):
             chosen.update(u for u in self.upstream[name] if is_source(self.specs[u]))
         return [n for n in self.order if n in chosen]

@@ -57,12 +57,12 @@ def run_keys(graph: AssetGraph, selected: Iterable[str], partitions: Any = None)
     Unpartitioned assets map to None.
     """
     chosen = graph.with_sources(selected)
-    sets = {n: graph.specs[n].partitions for n in chosen if graph.specs[n].partitions is not None}
+    specs = graph.specs
+    sets = {n: p for n in chosen if (p := specs[n].partitions) is not None}
     narrowed = select_keys(sets, partitions) if partitions is not None else {}  # type: ignore[arg-type]
-    out: dict[str, tuple[str, ...] | None] = {}
-    for name in chosen:
-        parts = graph.specs[name].partitions
-        out[name] = None if parts is None else narrowed.get(name, parts.keys())
+    out: dict[str, tuple[str, ...] | None] = dict.fromkeys(chosen)
+    for name, parts in sets.items():
+        out[name] = narrowed.get(name, parts.keys())
     return out
 
 
@@ -104,6 +104,18 @@ def expand(graph: AssetGraph, keys: Mapping[str, tuple[str, ...] | None]) -> Ste
     waiting = dict.fromkeys(order, 0)
     children: dict[StepKey, list[StepKey]] = {s: [] for s in order}
     external: dict[StepKey, None] = {}
+    if all(spec.partitions is None for spec in graph.specs.values()):
+        # No partitions anywhere: a step waits for its upstream names' one step each.
+        upstream = graph.upstream
+        for step in order:
+            for name in upstream[step[0]]:
+                up: StepKey = (name, None)
+                if up in in_run:
+                    waiting[step] += 1
+                    children[up].append(step)
+                else:
+                    external[up] = None
+        return Steps(order, waiting, children, list(external))
     for step in order:
         for up in upstream_steps(graph, step):
             if up in in_run:
