@@ -259,7 +259,7 @@ def writer_cursor() -> tuple[Any, str]:
                 _INHERITED.append(_HUB)  # parent's threads, so it is only kept
             import duckdb
 
-            hub = duckdb.connect(":memory:")
+            hub = duckdb.connect(":memory:", config={"threads": 1})
             try:
                 hub.execute("SET GLOBAL checkpoint_on_detach = 'DISABLED'")
             except duckdb.Error:
