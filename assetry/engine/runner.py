@@ -61,7 +61,7 @@ from assetry.engine.roots import (
     remove_dead_locks,
     remove_temporaries,
 )
-from assetry.engine.runlog import with_log
+from assetry.engine.runlog import report_all, with_log
 from assetry.engine.state import EXTERNAL, MATERIALIZED, RUNNING, StepState
 from assetry.engine.steps import (
     StepKey,
@@ -82,6 +82,9 @@ from assetry.reporting import Reporter
 from assetry.storage import is_remote, registered
 
 __all__ = ["materialize"]
+
+#: File sources found unchanged: (step, its SourceFile, location, its ``assets`` row).
+_Found = list[tuple[StepKey, Any, str, dict[str, Any]]]
 
 
 def materialize(
@@ -213,14 +216,18 @@ class _Run:
             self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
             })
-            self.recorder.start(self.graph, self.root, executor)
-            pool = make_executor(executor, max_workers)
-            self._inline = getattr(pool, "name", None) == "sync"
-            self._alone_inline = getattr(pool, "name", None) == "threads"
-            before = children() if getattr(pool, "name", None) == "processes" else set()
             with self.stop.installed():
+                # Every stat of the run before its first row wakes the writer's thread: a
+                # thread that releases the GIL for each ``stat`` waits, each time, for one
+                # that holds it (up to the switch interval, 5 ms).
+                unchanged = self._observe()
+                self.recorder.start(self.graph, self.root, executor)
+                pool = make_executor(executor, max_workers)
+                self._inline = getattr(pool, "name", None) == "sync"
+                self._alone_inline = getattr(pool, "name", None) == "threads"
+                before = children() if getattr(pool, "name", None) == "processes" else set()
                 try:
-                    self._schedule(pool)
+                    self._schedule(pool, unchanged)
                 finally:
                     self._shutdown(pool, before)
                     self.result.duration_s = time.perf_counter() - t0
@@ -245,15 +252,24 @@ class _Run:
 
     # -- scheduling ------------------------------------------------------------------------
 
-    def _schedule(self, pool: cf.Executor) -> None:
+    def _observe(self) -> _Found:
+        """Before anything is recorded: the products of upstream steps outside the
+        run, and the file sources still as recorded (one ``stat`` each, see
+        :meth:`_unchanged_sources`)."""
         for step in self.steps.external:
             obs = self.ctx.observe(*step)
             self.states[step] = StepState(status=EXTERNAL, product=self._product(step),
                                           data_fingerprint=obs.data_fingerprint if obs else None)
+        specs = self.graph.specs
+        return self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]]))
+
+    def _schedule(self, pool: cf.Executor, found: _Found) -> None:
+        # The unchanged sources' rows first: the catalog makes them in the writer's thread
+        # while this one prepares the rest.
+        unchanged = self._unchanged_sources(found)
         # Code, config and IO fingerprints and file observations depend on no upstream step:
         # all of them now, before any worker competes with the main thread for the GIL.
         self.ctx.prepare(s for s in self.steps.order if not is_source(self.graph.specs[s[0]]))
-        unchanged = self._unchanged_sources()
         waiting = dict(self.steps.waiting)
         ready = deque(s for s in self.steps.order if waiting[s] == 0 and s not in unchanged)
         futures: dict[cf.Future[Outcome], StepKey] = {}
@@ -262,8 +278,7 @@ class _Run:
         finished: queue.SimpleQueue[cf.Future[Outcome]] = queue.SimpleQueue()
         if self.reporter is not None:
             self.reporter.run_started([label(s) for s in self.steps.order])
-            for record in unchanged.values():
-                self.reporter.asset_finished(record)
+            report_all(self.reporter, unchanged.values())
         for step in unchanged:
             self._release(step, waiting, ready)
         while (ready or futures) and not self.stop.expired():
@@ -300,8 +315,10 @@ class _Run:
         for step in futures.values():  # still running when the run stopped at once
             self._interrupted(step, None)
 
-    def _unchanged_sources(self) -> dict[StepKey, StepRecord]:
-        """Observe the file sources whose stat key is the one recorded, all at once.
+    def _unchanged_sources(self, found: _Found
+                           ) -> dict[StepKey, StepRecord]:
+        """Record the file sources whose stat key is the one recorded (``found`` by
+        :meth:`_observe`), all at once.
 
         Each is ``observed``, ``up to date`` with its recorded data fingerprint;
         their ``materializations`` rows are one statement of the writer, made in
@@ -311,8 +328,6 @@ class _Run:
         Every other source step (changed, missing, a folder...) is planned in
         :meth:`_plan`, one by one.
         """
-        specs = self.graph.specs
-        found = self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]]))
         if not found:
             return {}
         self.recorder.unchanged_sources([f[0] for f in found], SOURCE_CODE, now())
