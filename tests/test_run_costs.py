@@ -265,6 +265,31 @@ def test_the_graphs_edges_follow_the_graph_written_where_they_changed(files):
     assert edges() == [("b", "a"), ("b", "d")]
 
 
+def test_graphs_sharing_a_catalog_in_turn_each_leave_their_own_edges(files):
+    """A run whose graph's edges are the whole of `dependencies` reads nothing back (one digest
+    in DuckDB says so); any other graph run since, of the same names or of others, is seen."""
+    def edges():
+        with duckdb.connect(str(files.catalog), read_only=True) as db:
+            return db.execute("SELECT asset, upstream FROM dependencies ORDER BY ALL").fetchall()
+
+    one = files.module("one.py", EDGES.replace("OTHER", "c"))
+    same_names = files.module("same.py", EDGES.replace("a: dict, OTHER: dict", "c: dict")
+                              .replace("**a, **OTHER", "**c"))
+    others = files.module("others.py", EDGES.replace("def a()", "def x()").replace(
+        "def b(a: dict, OTHER: dict)", "def y(x: dict, OTHER: dict)").replace("**a,", "**x,")
+        .replace("OTHER", "c"))
+    materialize(one, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c")]
+    materialize(same_names, root=files.root)
+    assert edges() == [("b", "c")]
+    materialize(one, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c")]
+    materialize(others, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c"), ("y", "c"), ("y", "x")]
+    materialize(one, root=files.root)
+    assert edges() == [("b", "a"), ("b", "c"), ("y", "c"), ("y", "x")]
+
+
 class _Releasing:
     """A connection whose file can be let go between batches, counting the times it is."""
 

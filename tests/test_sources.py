@@ -619,3 +619,37 @@ def test_an_unchanged_source_is_recorded_as_its_row_says(files, partitioned):
     every = catalog.sql("SELECT count(*) AS n FROM materializations WHERE run_id = ? "
                         "AND status = 'observed'", [noop.run_id])["n"][0]
     assert every == len(expected)
+
+
+TWO_SOURCES = """
+from assetry import asset, source
+
+raw_a = source("raw_a", "raw/a.csv")
+raw_b = source("raw_b", "raw/b.csv")
+
+@asset
+def a(raw_a: dict) -> dict:
+    return {"a": 1}
+
+@asset
+def b(raw_b: dict) -> dict:
+    return {"b": 1}
+"""
+
+
+def test_a_selection_records_its_own_unchanged_sources_and_no_other(files):
+    """The catalog holds two sources; a no-op run of one's downstream records that source's
+    `observed` row only, and a run of the whole graph both."""
+    _csv(files, name="raw/a.csv")
+    _csv(files, name="raw/b.csv")
+    module = files.module("pipe.py", TWO_SOURCES.replace(": dict) -> dict", ": pl.DataFrame) -> dict")
+                          .replace("from assetry", "import polars as pl\nfrom assetry"))
+    materialize(module, root=files.root)
+    selected = materialize(module, root=files.root, select="a")
+    assert selected.observed == ["raw_a"] and selected.skipped == ["a"]
+    assert _statuses(files, selected.run_id) == {"raw_a": ("observed", "up to date"),
+                                                 "a": ("skipped", "up to date")}
+    whole = materialize(module, root=files.root)
+    assert sorted(whole.observed) == ["raw_a", "raw_b"]
+    assert {k: v for k, v in _statuses(files, whole.run_id).items() if v[0] == "observed"} == {
+        "raw_a": ("observed", "up to date"), "raw_b": ("observed", "up to date")}
