@@ -266,8 +266,8 @@ def test_the_graphs_edges_follow_the_graph_written_where_they_changed(files):
 
 
 def test_graphs_sharing_a_catalog_in_turn_each_leave_their_own_edges(files):
-    """A run whose graph's edges are the whole of `dependencies` reads nothing back (one digest
-    in DuckDB says so); any other graph run since, of the same names or of others, is seen."""
+    """Each run leaves its graph's edges, whatever graph, of the same names or of others,
+    wrote `dependencies` before it; the edges of other names stay."""
     def edges():
         with duckdb.connect(str(files.catalog), read_only=True) as db:
             return db.execute("SELECT asset, upstream FROM dependencies ORDER BY ALL").fetchall()

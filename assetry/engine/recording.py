@@ -41,23 +41,7 @@ def executor_name(executor: Any) -> str:
 
 
 def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
-    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed.
-
-    When the table holds exactly these edges (a catalog of one pipeline, run
-    again), one aggregate in DuckDB says so, an MD5 of the sorted edges compared
-    with the same in Python: no row crosses over. Otherwise the table is read
-    and the difference written.
-    """
-    import hashlib
-
-    wanted_sorted = sorted(set(edges))
-    digest = hashlib.md5("\x00".join(f"{a}\x02{u}" for a, u in wanted_sorted).encode(),
-                         usedforsecurity=False).hexdigest()
-    held_now = con.execute(
-        "SELECT count(*), md5(coalesce(string_agg(asset || chr(2) || upstream, chr(0) "
-        "ORDER BY asset, upstream), '')) FROM dependencies").fetchall()
-    if held_now == [(len(wanted_sorted), digest)]:
-        return
+    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
     mine = set(names)
     held = [(a, u) for a, u in con.execute("SELECT asset, upstream FROM dependencies").fetchall()
             if a in mine]
