@@ -339,3 +339,50 @@ def test_a_close_during_a_batch_keeps_the_file_for_the_last_batch(closing):
         writer.flush()
         assert con.releases == 1
         writer.close()
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_a_fold_checkpoints_after_its_batch_while_the_writer_goes_on(tmp_path, fold):
+    """writer.fold(): the batch's rows are in the file, not the log, once it commits; the
+    writer still takes rows. Without it the log waits for the close."""
+    from assetry.records._runlock import wal_bytes
+
+    path = tmp_path / "catalog.duckdb"
+    con = connect(path)
+    writer = CatalogWriter(con)
+    writer.sql("INSERT INTO dependencies SELECT 'a' || i, 'b' || i FROM range(2000) t(i)")
+    if fold:
+        writer.fold()
+    writer.flush()
+    assert (wal_bytes(path) == 0) is fold
+    writer.put("dependencies", {"asset": "late", "upstream": "row"})
+    writer.close()
+    con.close()
+    assert wal_bytes(path) == 0
+    with duckdb.connect(str(path), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM dependencies").fetchall() == [(2001,)]
+
+
+def test_a_no_op_run_of_unchanged_sources_folds_their_rows_before_its_end(files, monkeypatch):
+    """The `observed` rows of unchanged sources are checkpointed by the writer while the run
+    goes on (the fold), so the run's closing checkpoint is left with the rest; a run that
+    ends first leaves them to its close."""
+    from assetry.records import _writer
+
+    folds = []
+    real = _writer.CatalogWriter._checkpoint
+    monkeypatch.setattr(_writer.CatalogWriter, "_checkpoint",
+                        lambda self: (folds.append(self._stopping), real(self))[1])
+    module = files.module("pipe.py", "\n".join(
+        ["import time\nfrom assetry import asset, source\n",
+         "@asset(cache=False)\ndef slow() -> dict:\n    time.sleep(0.5)\n    return {}\n"]
+        + [f"raw_{i} = source('raw_{i}', 'raw/{i}.csv')\n\n@asset\ndef a_{i}(raw_{i}: dict) -> dict:\n"
+           f"    return {{'i': {i}}}\n" for i in range(3)]))
+    for i in range(3):
+        (files.dir / "raw").mkdir(exist_ok=True)
+        (files.dir / "raw" / f"{i}.csv").write_text("x\n1\n")
+    materialize(module, root=files.root)
+    assert folds == []  # a first run observes every source anew: nothing to fold early
+    noop = materialize(module, root=files.root)
+    assert sorted(noop.observed) == ["raw_0", "raw_1", "raw_2"]
+    assert folds == [False]  # once, before any close was asked for

@@ -157,6 +157,7 @@ class Recorder:
             # Every source row of the catalog (as the run read it; only this run writes
             # until it ends): no list to hand over, which DuckDB takes value by value.
             self.writer.sql(select + "WHERE a.kind = 'source'", [self.run_id, code, at])
+            self.writer.fold()  # while the run prepares the rest, not at its end
             return
         partitions = [s[1] for s in steps]
         keyed = any(p is not None for p in partitions)
@@ -167,6 +168,7 @@ class Recorder:
                else ") s ON a.asset = s.asset AND a.partition IS NULL"),
             [self.run_id, code, at, [s[0] for s in steps], *([partitions] if keyed else [])],
         )
+        self.writer.fold()
 
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""

@@ -15,6 +15,10 @@ writers (:func:`writer_cursor`). A reader that finds the file held touches
 ``<catalog>.readers`` (:func:`knock`); the writer, which looks at that file's
 time between batches, then lets go after the batch under way. It knows
 nothing of rows.
+
+Longer than 400 lines: the run lock, the writers' DuckDB instance and the
+connection that releases and attaches the file are one protocol of holding
+the file; apart, each would reach into the others' state.
 """
 
 from __future__ import annotations
@@ -338,6 +342,15 @@ class WriterConnection:
         finally:
             self._detach()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file now, if attached; a refusal leaves the
+        log for a later checkpoint (the close's) or the next open to fold."""
+        import duckdb
+
+        if self._cursor is not None and self._attached:
+            with contextlib.suppress(duckdb.Error):
+                self._cursor.execute(f"CHECKPOINT {self._alias}")
+
     def close(self) -> None:
         """Fold the write-ahead log into the file, detach it, and let the next writer in.
 
@@ -359,9 +372,7 @@ class WriterConnection:
                         self._attached = True
                     except (CatalogError, duckdb.Error):
                         pass  # a reader holds it: the next open replays the log
-                if self._attached:
-                    with contextlib.suppress(duckdb.Error):  # else the log stays for the next open
-                        cursor.execute(f"CHECKPOINT {self._alias}")
+                self.checkpoint()  # refused: the log stays for the next open
             if cursor is not None and self._attached:
                 self._detach()
         finally:

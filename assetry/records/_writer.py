@@ -64,6 +64,7 @@ class CatalogWriter:
         self._pending: list[tuple[str, Any]] = []
         self._events: list[threading.Event] = []
         self._stopping = False
+        self._fold = False  # fold the log into the file after the next commit (see fold)
         self._stopped = False  # the thread has left its loop (closed, or after a failure)
         self._error: CatalogError | None = None
         #: When the file was last opened for this writer (None: released): it is let go
@@ -123,6 +124,17 @@ class CatalogWriter:
             CatalogError: an earlier write failed.
         """
         self._enqueue((_CALL, fn))
+
+    def fold(self) -> None:
+        """After the next commit, fold the write-ahead log into the file (a checkpoint), in
+        this writer's thread, unless a close is on its way (a close folds it anyway).
+
+        For a large write early in a run (a no-op run's thousand ``observed`` rows): the
+        checkpoint then overlaps the run's own work, where the closing one would add it
+        to the run's end. A connection that cannot checkpoint ignores it.
+        """
+        with self._lock:
+            self._fold = True
 
     def check(self) -> None:
         """Raise the first write failure, if any: a cheap test for a scheduler's loop.
@@ -225,6 +237,10 @@ class CatalogWriter:
                 if items and self._held_since is None:
                     self._held_since = time.monotonic()  # the write opens the file again
                 self._write(items)
+                with self._lock:
+                    fold, self._fold = self._fold and items and not self._stopping, False
+                if fold:
+                    self._checkpoint()
                 # Not when a close came in during the batch: the close's own batch follows at
                 # once, and letting go now would cost a checkpoint and a reattach for nothing.
                 if items and not stop and not self._stopping and self._should_release():
@@ -279,6 +295,11 @@ class CatalogWriter:
             self._knock_seen = at
             return True
         return False
+
+    def _checkpoint(self) -> None:
+        checkpoint = getattr(type(self._con), "checkpoint", None)
+        if checkpoint is not None:
+            checkpoint(self._con)
 
     def _release(self) -> None:
         # Between batches the catalog file is free for readers in other processes; the
