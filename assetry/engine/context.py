@@ -228,21 +228,19 @@ class RunContext:
         one by one. A source not found here (changed, missing, never observed,
         moved, a folder, a token, a relation) takes :meth:`plan_source`, which says why.
         """
-        found = []
+        candidates = []
         rows = self.rows
-        declared: dict[str, Any] = {}
+        specs = self.graph.specs
         for step in steps:
-            name, key = step
-            io = declared.get(name)
-            if io is None:
-                io = declared[name] = self.declared_io(name)
             row = rows.get(step)
+            io = specs[step[0]].io  # a source's IO manager is its declaration
             if row is None or type(io) is not SourceFile:
                 continue
-            location = io.path if key is None else io.locate(key)
-            if row.get("location") == location and io.unchanged(location, row.get("stat_key")):
-                found.append((step, io, location, row))
-        return found
+            location = io.path if step[1] is None else io.locate(step[1])
+            if row.get("location") == location:
+                candidates.append((step, io, location, row))
+        same = SourceFile.unchanged_all([(c[2], c[3].get("stat_key")) for c in candidates])
+        return [c for c, kept in zip(candidates, same, strict=True) if kept]
 
     def source_intent(self, name: str, observation: Observation) -> Intent:
         """What a source's catalog rows hold: its observed data fingerprint, and nothing to compare.
