@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from assetry.records._schema import TABLES
+
 __all__ = ["SourceRow", "read_records"]
 
 
 class SourceRow(dict):  # type: ignore[type-arg]
     """An ``assets`` row of a source read with only what observing it needs (see
-    :func:`read_records`): the other columns are None here, not in the catalog, so
-    the row is never written back whole."""
+    :func:`read_records`): the other columns read as None here (``row[column]`` and
+    ``row.get(column)`` alike), not in the catalog, so the row is never written back whole.
+
+    Examples:
+        >>> row = SourceRow(asset="raw", kind="source")
+        >>> row["io_class"], row.get("schema"), row["kind"]
+        (None, None, 'source')
+    """
 
     __slots__ = ()
+
+    def __missing__(self, key: str) -> None:
+        if key not in TABLES["assets"]:
+            raise KeyError(key)
 
 
 #: What a run reads of a source's ``assets`` row: enough to tell it unchanged and to
@@ -45,10 +57,9 @@ def read_records(con: Any, *, narrow_sources: bool = False) -> dict[tuple[str, s
     cur = con.execute("SELECT * FROM assets WHERE kind IS DISTINCT FROM 'source'")
     cols = [d[0] for d in cur.description]
     found = {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
-    blank = {**dict.fromkeys(cols), "kind": "source"}
     narrow = ", ".join(f'"{c}"' for c in _SOURCE_COLUMNS)
     for r in con.execute(f"SELECT {narrow} FROM assets WHERE kind = 'source'").fetchall():
-        row = SourceRow(blank)
-        row.update(zip(_SOURCE_COLUMNS, r))
+        row = SourceRow(zip(_SOURCE_COLUMNS, r))
+        row["kind"] = "source"
         found[r[0], r[1]] = row
     return found
