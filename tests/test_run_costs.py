@@ -386,3 +386,25 @@ def test_a_no_op_run_of_unchanged_sources_folds_their_rows_before_its_end(files,
     noop = materialize(module, root=files.root)
     assert sorted(noop.observed) == ["raw_0", "raw_1", "raw_2"]
     assert folds == [False]  # once, before any close was asked for
+
+
+def test_the_catalog_is_written_without_fsst(tmp_path):
+    """The writer's checkpoints compress no string with FSST, whose training was two thirds
+    of a checkpoint's CPU: its string columns use the other methods, and the file reads as any."""
+    path = tmp_path / "catalog.duckdb"
+    con = connect(path)
+    writer = CatalogWriter(con)
+    n = 5000
+    writer.put_columns("materializations", {
+        "run_id": "r1", "asset": [f"asset_number_{i}" for i in range(n)], "status": "skipped",
+        "reason": [f"code changed: helper_{i % 97} (pipeline/helpers.py)" for i in range(n)],
+        "location": [f"/srv/data/warehouse/products/asset_number_{i}.parquet" for i in range(n)],
+    }, n)
+    writer.close()
+    con.close()
+    with duckdb.connect(str(path), read_only=True) as db:
+        methods = {m for (m,) in db.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('materializations')").fetchall()}
+        assert db.execute("SELECT count(*) FROM materializations").fetchall() == [(n,)]
+    assert "Uncompressed" in methods or "Dictionary" in methods
+    assert "FSST" not in methods
