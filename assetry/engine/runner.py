@@ -216,18 +216,14 @@ class _Run:
             self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
             })
+            self.recorder.start(self.graph, self.root, executor)
+            pool = make_executor(executor, max_workers)
+            self._inline = getattr(pool, "name", None) == "sync"
+            self._alone_inline = getattr(pool, "name", None) == "threads"
+            before = children() if getattr(pool, "name", None) == "processes" else set()
             with self.stop.installed():
-                # Every stat of the run before its first row wakes the writer's thread: a
-                # thread that releases the GIL for each ``stat`` waits, each time, for one
-                # that holds it (up to the switch interval, 5 ms).
-                unchanged = self._observe()
-                self.recorder.start(self.graph, self.root, executor)
-                pool = make_executor(executor, max_workers)
-                self._inline = getattr(pool, "name", None) == "sync"
-                self._alone_inline = getattr(pool, "name", None) == "threads"
-                before = children() if getattr(pool, "name", None) == "processes" else set()
                 try:
-                    self._schedule(pool, unchanged)
+                    self._schedule(pool)
                 finally:
                     self._shutdown(pool, before)
                     self.result.duration_s = time.perf_counter() - t0
@@ -252,21 +248,18 @@ class _Run:
 
     # -- scheduling ------------------------------------------------------------------------
 
-    def _observe(self) -> _Found:
-        """Before anything is recorded: the products of upstream steps outside the
-        run, and the file sources still as recorded (one ``stat`` each, see
-        :meth:`_unchanged_sources`)."""
+    def _schedule(self, pool: cf.Executor) -> None:
         for step in self.steps.external:
             obs = self.ctx.observe(*step)
             self.states[step] = StepState(status=EXTERNAL, product=self._product(step),
                                           data_fingerprint=obs.data_fingerprint if obs else None)
+        # The sources' stats first, while the writer's thread still lingers after the runs
+        # row (records/_writer.py, _LINGER_S): a thread that releases the GIL for each
+        # ``stat`` beside one that holds it waits for it, each time. Their rows next, which
+        # the catalog makes in the writer's thread while this one prepares the rest.
         specs = self.graph.specs
-        return self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]]))
-
-    def _schedule(self, pool: cf.Executor, found: _Found) -> None:
-        # The unchanged sources' rows first: the catalog makes them in the writer's thread
-        # while this one prepares the rest.
-        unchanged = self._unchanged_sources(found)
+        unchanged = self._unchanged_sources(
+            self.ctx.unchanged_sources(s for s in self.steps.order if is_source(specs[s[0]])))
         # Code, config and IO fingerprints and file observations depend on no upstream step:
         # all of them now, before any worker competes with the main thread for the GIL.
         self.ctx.prepare(s for s in self.steps.order if not is_source(self.graph.specs[s[0]]))
@@ -315,10 +308,9 @@ class _Run:
         for step in futures.values():  # still running when the run stopped at once
             self._interrupted(step, None)
 
-    def _unchanged_sources(self, found: _Found
-                           ) -> dict[StepKey, StepRecord]:
+    def _unchanged_sources(self, found: _Found) -> dict[StepKey, StepRecord]:
         """Record the file sources whose stat key is the one recorded (``found`` by
-        :meth:`_observe`), all at once.
+        :meth:`RunContext.unchanged_sources`), all at once.
 
         Each is ``observed``, ``up to date`` with its recorded data fingerprint;
         their ``materializations`` rows are one statement of the writer, made in
