@@ -18,7 +18,8 @@ The wiring follows the partitions of both ends of an edge:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -104,20 +105,13 @@ def expand(graph: AssetGraph, keys: Mapping[str, tuple[str, ...] | None]) -> Ste
     waiting = dict.fromkeys(order, 0)
     children: dict[StepKey, list[StepKey]] = {s: [] for s in order}
     external: dict[StepKey, None] = {}
+    upstream_of: Callable[[StepKey], list[StepKey]] = functools.partial(upstream_steps, graph)
     if all(spec.partitions is None for spec in graph.specs.values()):
         # No partitions anywhere: a step waits for its upstream names' one step each.
-        upstream = graph.upstream
-        for step in order:
-            for name in upstream[step[0]]:
-                up: StepKey = (name, None)
-                if up in in_run:
-                    waiting[step] += 1
-                    children[up].append(step)
-                else:
-                    external[up] = None
-        return Steps(order, waiting, children, list(external))
+        names = graph.upstream
+        upstream_of = lambda step: [(n, None) for n in names[step[0]]]
     for step in order:
-        for up in upstream_steps(graph, step):
+        for up in upstream_of(step):
             if up in in_run:
                 waiting[step] += 1
                 children[up].append(step)
