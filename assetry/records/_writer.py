@@ -237,8 +237,9 @@ class CatalogWriter:
                 if items and self._held_since is None:
                     self._held_since = time.monotonic()  # the write opens the file again
                 self._write(items)
-                with self._lock:
-                    fold, self._fold = self._fold and items and not self._stopping, False
+                with self._lock:  # a close on its way folds the log itself
+                    fold = bool(items) and self._fold and not self._stopping
+                    self._fold = self._fold and not items
                 if fold:
                     self._checkpoint()
                 # Not when a close came in during the batch: the close's own batch follows at
