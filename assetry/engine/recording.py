@@ -153,22 +153,21 @@ class Recorder:
             "?::TIMESTAMP AS started_at, a.rows, a.bytes, a.location, 0 AS attempts FROM assets a "
         )
         held = [k for k, row in self.rows.items() if type(row) is SourceRow]
+        params: list[Any] = [self.run_id, code, at]
         if len(held) == len(steps) and set(held) == set(steps):
             # Every source row of the catalog (as the run read it; only this run writes
             # until it ends): no list to hand over, which DuckDB takes value by value.
-            self.writer.sql(select + "WHERE a.kind = 'source'", [self.run_id, code, at])
-            self.writer.fold()  # while the run prepares the rest, not at its end
-            return
-        partitions = [s[1] for s in steps]
-        keyed = any(p is not None for p in partitions)
-        self.writer.sql(
-            select + "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS asset"
-            + (", unnest(?::VARCHAR[]) AS partition) s ON a.asset = s.asset AND "
-               "a.partition IS NOT DISTINCT FROM s.partition" if keyed
-               else ") s ON a.asset = s.asset AND a.partition IS NULL"),
-            [self.run_id, code, at, [s[0] for s in steps], *([partitions] if keyed else [])],
-        )
-        self.writer.fold()
+            select += "WHERE a.kind = 'source'"
+        else:
+            partitions = [s[1] for s in steps]
+            keyed = any(p is not None for p in partitions)
+            select += "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS asset" + (
+                ", unnest(?::VARCHAR[]) AS partition) s ON a.asset = s.asset AND "
+                "a.partition IS NOT DISTINCT FROM s.partition" if keyed
+                else ") s ON a.asset = s.asset AND a.partition IS NULL")
+            params += [[s[0] for s in steps], *([partitions] if keyed else [])]
+        self.writer.sql(select, params)
+        self.writer.fold()  # checkpointed while the run prepares the rest, not at its end
 
     def refresh_stat(self, step: StepKey, observation: Any) -> None:
         """Remember a touched-but-identical product's new stat, so the next run need not re-hash."""

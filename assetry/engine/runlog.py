@@ -55,19 +55,15 @@ class LogReporter:
 
     def asset_finished(self, record: Any) -> None:
         """One line once the asset (all its partitions) is done."""
-        with self._lock:
-            groups = self._groups.add(record)
-        for group in groups:
-            self._emit(group)
+        self.assets_finished((record,))
 
     def assets_finished(self, records: Iterable[Any]) -> None:
         """:meth:`asset_finished` for each of many records at once (a no-op run's
         thousand unchanged sources), taking the lock once."""
         with self._lock:
             groups = [g for record in records for g in self._groups.add(record)]
-        if groups and self.logger.isEnabledFor(logging.INFO):
-            for group in groups:
-                self._emit(group)
+        for group in groups:
+            self._emit(group)
 
     def run_finished(self, result: Any) -> None:
         """The steps left unfinished, then the closing count."""

@@ -145,8 +145,9 @@ class Source:
     def klass(self, qualname: str, lines: list[int]) -> _ClassDef | None:
         if qualname not in self.classes and not self.deep:
             self._scan(deep=True)
-        found = [c if type(c) is _ClassDef else _ClassDef._make(c)
-                 for c in self.classes.get(qualname, [])]
+        found = self.classes.get(qualname, [])
+        if found and type(found[0]) is not _ClassDef:  # as loaded from the disk cache
+            found = self.classes[qualname] = [_ClassDef._make(c) for c in found]
         inside = [c for c in found if any(n in c.lines for n in lines)]
         return (inside or found)[-1] if found else None
 
