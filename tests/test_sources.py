@@ -205,6 +205,27 @@ def test_relative_path_resolves_from_the_declaring_module_not_the_cwd(files, tmp
     assert materialize(module, root=files.root).load("total") == {"n": 2}
 
 
+def test_each_source_of_a_long_module_names_its_own_line(files):
+    """A module of hundreds of sources (its code too long for ``f_lineno`` to be cheap, so
+    the line comes from a table of the module's code): every source names the line that
+    declares it, a call spread over lines and one inside an ``if`` alike."""
+    lines = ["from assetry import source"]
+    expected = {}
+    for i in range(400):
+        if i % 50 == 0:
+            lines += [f"if {i} >= 0:", f'    s_{i} = source("s_{i}", "raw/{i}.csv")']
+        elif i % 7 == 0:
+            lines += [f"s_{i} = source(", f'    "s_{i}",', f'    "raw/{i}.csv",', ")"]
+        else:
+            lines.append(f's_{i} = source("s_{i}", "raw/{i}.csv")')
+        expected[f"s_{i}"] = next(n for n, text in enumerate(lines, 1) if f"s_{i} = source(" in text)
+    module = files.module("many.py", "\n".join(lines) + "\n")
+    found = {name: getattr(module, name).spec.fn.__code__.co_firstlineno for name in expected}
+    assert found == expected
+    assert module.s_7.spec.fn.__code__.co_filename == str(files.dir / "many.py")
+    assert module.s_7.spec.io.locate(None) == str(files.dir / "raw" / "7.csv")
+
+
 FOLDER_PIPELINE = '''
 import polars as pl
 from assetry import asset, source

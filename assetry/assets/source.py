@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 from collections.abc import Callable
 from typing import Any, Never
 
+from assetry.assets._caller import caller
 from assetry.assets.decorator import Asset, AssetSpec, check_name
 from assetry.errors import AssetError, AssetGraphError
 from assetry.io_managers import IOManager
@@ -108,10 +108,10 @@ def source(
             f"source {name!r} needs exactly one of a path, io= or observe=, "
             f"but got {' and '.join(given) or 'none'}"
         )
-    base, module, line = _caller()
+    base, module, file, line = caller(1)  # the code that called source()
     manager = _manager(name, path, glob, io, observe, partitions, base)
     return SourceAsset(AssetSpec(
-        name=name, fn=_placeholder(name, module, line), params=(), io=manager, kind=SOURCE,
+        name=name, fn=_placeholder(name, module, (file, line)), params=(), io=manager, kind=SOURCE,
         description=description, partitions=partitions,
     ))
 
@@ -166,15 +166,6 @@ def _unknown_message(name: str, unknown: dict[str, Any]) -> str:
         f"source {name!r} got unknown option(s) {', '.join(map(repr, sorted(unknown)))}; "
         f"the options are {options}"
     )
-
-
-def _caller() -> tuple[pathlib.Path, str, tuple[str, int]]:
-    """The directory, module name, file and line of the code that called :func:`source`."""
-    frame = sys._getframe(2)
-    file = frame.f_globals.get("__file__")
-    base = pathlib.Path(file).resolve().parent if file else pathlib.Path.cwd()
-    module = str(frame.f_globals.get("__name__") or "__main__")
-    return base, module, (frame.f_code.co_filename, frame.f_lineno)
 
 
 def _placeholder(name: str, module: str, line: tuple[str, int]) -> Callable[..., Any]:

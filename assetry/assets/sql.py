@@ -26,13 +26,13 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from assetry.assets import sql_text
+from assetry.assets._caller import caller
 from assetry.assets.binding import unbound_spec
 from assetry.assets.decorator import Asset, AssetSpec, check_name
 from assetry.assets.sql_text import call_template, normalize_sql, render_sql, template_fields
@@ -333,10 +333,8 @@ def _fields_as_params(text: str, name: str) -> list[inspect.Parameter]:
 
 def _caller(depth: int) -> tuple[pathlib.Path, str]:
     """The directory and module name of the code that called us ``depth`` frames up."""
-    frame = sys._getframe(depth + 1)
-    file = frame.f_globals.get("__file__")
-    base = pathlib.Path(file).resolve().parent if file else pathlib.Path.cwd()
-    return base, str(frame.f_globals.get("__name__", "__main__"))
+    found = caller(depth + 1)
+    return found.base, found.module
 
 
 class _SQLAssetFactory:
@@ -460,7 +458,7 @@ def sql_dump(
     file_io = resolve(io, name)
     dump = QueryDump(file_io, batch_size) if file_io else QueryDump(batch_size=batch_size)
     named = {**options, "name": name, "deps": deps}
-    call = sys._getframe(1)  # messages name the line that declared it
-    origin = f"{os.path.basename(call.f_code.co_filename)}:{call.f_lineno}"
+    call = caller(1)  # messages name the line that declared it
+    origin = f"{os.path.basename(call.file)}:{call.line}"
     return _declare(query, _fields_as_params(query, name), "dump", client, None, _caller(1)[1],
                     named, io=dump, origin=origin)
