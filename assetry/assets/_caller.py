@@ -6,7 +6,7 @@ pipeline module declaring a thousand sources asks a thousand times, so both
 answers are cheap here: the directory is resolved once per file, and the line
 is looked up in a table of the module's code made once, where ``f_lineno``
 scans that code's whole line table at each call (quadratic in the module's
-length: a fifth of a second for a thousand sources).
+length: about 80 ms of the import of a module of a thousand sources).
 """
 
 from __future__ import annotations
