@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import pathlib
 import sys
 import types
@@ -51,23 +52,21 @@ def _directory(file: str) -> pathlib.Path:
     return pathlib.Path(file).resolve().parent
 
 
-#: The last code object looked up, with the start offsets of its line ranges and their lines.
-_TABLE: tuple[types.CodeType, list[int], list[int | None]] | None = None
+#: The last code object looked up, with its line ranges: (start, end, line), by start offset.
+_TABLE: tuple[types.CodeType, list[tuple[int, int, int | None]]] | None = None
+_START = operator.itemgetter(0)
 
 
 def _line(frame: types.FrameType) -> int:
     """``frame.f_lineno``, from a table of the frame's code made once per code object."""
     global _TABLE
     code = frame.f_code
-    if len(code.co_code) < 2048:  # a function's code: its own scan is short
+    if len(code.co_linetable) < 1024:  # a short code (a function's): its own scan is cheap
         return frame.f_lineno
     table = _TABLE
     if table is None or table[0] is not code:
-        starts, lines = [], []
-        for start, _end, line in code.co_lines():
-            starts.append(start)
-            lines.append(line)
-        table = _TABLE = (code, starts, lines)
-    at = bisect.bisect_right(table[1], frame.f_lasti) - 1
-    line = table[2][at] if at >= 0 else None
+        table = _TABLE = (code, list(code.co_lines()))  # 2 ms for a code of 20,000 instructions
+    ranges = table[1]
+    at = bisect.bisect_right(ranges, frame.f_lasti, key=_START) - 1
+    line = ranges[at][2] if at >= 0 else None
     return frame.f_lineno if line is None else line

@@ -55,6 +55,7 @@ import attrs
 
 from assetry.cli.anchor import locate
 from assetry.cli.spec import Spec
+from assetry.engine.heap import frozen_heap
 from assetry.errors import AssetError
 
 __all__ = ["Target", "load_target"]
@@ -107,7 +108,9 @@ def load_target(target: str | os.PathLike[str] | None = None) -> Target:
     loader = _Loader()
     token = _SHOWN_FROM.set(str(cwd))
     try:
-        with _working_directory(anchor.directory):
+        # The collector's full passes, which importing a module of thousands of declarations
+        # sets off, walk only what the import made (engine/heap.py), not polars' and DuckDB's.
+        with _working_directory(anchor.directory), frozen_heap():
             if anchor.kind == "spec":
                 modules = loader.spec(anchor.spec)  # type: ignore[arg-type]
             elif anchor.kind == "path":
