@@ -272,8 +272,13 @@ def group_line(records: Sequence[Any], orders: Mapping[str, Sequence[str]] | Non
         >>> group_line(recs, {"d": list("abc")})
         'skipped d[a..c] (3) (up to date) 30 rows'
     """
-    words = [group_status(records), group_label(records, orders)]
-    reason = group_reason(records)
+    if len(records) == 1:  # one step, the usual line: no grouping to do
+        record = records[0]
+        words = [str(record.status), step_label(record)]
+        reason = record.reason or ""
+    else:
+        words = [group_status(records), group_label(records, orders)]
+        reason = group_reason(records)
     if reason:
         words.append(f"({reason})")
     line = " ".join(words + _figures(records))

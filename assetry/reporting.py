@@ -23,7 +23,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import IO, Any, Protocol
 
 from assetry._lines import (
@@ -127,12 +128,20 @@ class PlainReporter:
             print(f"assetry: {text}", file=self.stream, flush=True)
 
     def _show(self, group: list[Any]) -> None:
-        self._say(group_line(group, self._groups.orders))
+        self._write(self._lines(group))
+
+    def _lines(self, group: list[Any]) -> list[str]:
+        """The group's line, and under it (``verbose``) each failure's traceback."""
+        lines = [f"assetry: {group_line(group, self._groups.orders)}"]
         if self.verbose:
-            for record in group:
-                if record.status == "failed" and getattr(record, "traceback", None):
-                    with self._lock:
-                        print(indented(record.traceback), file=self.stream, flush=True)
+            lines += [indented(r.traceback) for r in group
+                      if r.status == "failed" and getattr(r, "traceback", None)]
+        return lines
+
+    def _write(self, lines: list[str]) -> None:
+        if lines:
+            with self._lock:
+                print("\n".join(lines), file=self.stream, flush=True)
 
     def run_started(self, names: list[str]) -> None:
         """Start the clock for the run's closing line; learn the partitions of each asset."""
@@ -145,9 +154,17 @@ class PlainReporter:
 
     def asset_finished(self, record: Any) -> None:
         """Write ``<status> <asset> (<reason>) <duration> <rows>[: <error>]`` once the asset is done."""
-        self._records.append(record)
-        for group in self._groups.add(record):
-            self._show(group)
+        self.assets_finished((record,))
+
+    def assets_finished(self, records: Iterable[Any]) -> None:
+        """:meth:`asset_finished` of each record, their lines written at once (a no-op run's
+        thousand unchanged sources: one write, not a thousand)."""
+        lines: list[str] = []
+        for record in records:
+            self._records.append(record)
+            for group in self._groups.add(record):
+                lines += self._lines(group)
+        self._write(lines)
 
     def run_finished(self, result: Any) -> None:
         """Write what is left, where tracebacks are, and the closing count."""
@@ -184,6 +201,8 @@ class RichReporter:
         self._groups = Groups(per_step=verbose)
         self._rows: list[list[Any]] = []
         self._records: list[Any] = []
+        #: The records of each status so far: the bar's counts, kept as they come.
+        self._counts: Counter[str] = Counter()
         self._running: list[str] = []
         self._progress: Any = None
         self._task: Any = None
@@ -223,9 +242,7 @@ class RichReporter:
 
         if self._progress is None:
             return
-        count = {s: 0 for s in _STATUS_STYLE}
-        for record in self._records:
-            count[record.status] = count.get(record.status, 0) + 1
+        count = self._counts
         counts = " ".join(f"[{_STATUS_STYLE[s]}]{count[s]} {s}[/]" for s in _STATUS_STYLE)
         names = compress_labels(self._running, self._groups.orders)
         running = ", ".join(names[:4]) + (" …" if len(names) > 4 else "")
@@ -244,13 +261,20 @@ class RichReporter:
 
     def asset_finished(self, record: Any) -> None:
         """Count the record and move the bar."""
+        self.assets_finished((record,))
+
+    def assets_finished(self, records: Iterable[Any]) -> None:
+        """Count each record, and move the bar once."""
         with self._lock:
-            for name in (step_label(record), record.asset):
-                if name in self._running:
-                    self._running.remove(name)
-                    break
-            self._records.append(record)
-            self._rows.extend(self._groups.add(record))
+            for record in records:
+                if self._running:
+                    for name in (step_label(record), record.asset):
+                        if name in self._running:
+                            self._running.remove(name)
+                            break
+                self._records.append(record)
+                self._counts[record.status] += 1
+                self._rows.extend(self._groups.add(record))
             self._refresh()
 
     def run_finished(self, result: Any) -> None:

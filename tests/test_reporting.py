@@ -280,3 +280,41 @@ def test_sync_reports_and_records_each_step_before_the_next_starts(tmp_path):
     assert committed_before_last and committed_before_last[0] >= 1
     with _duckdb.connect(str(catalog), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM materializations").fetchone()[0] == 8
+
+
+class _Counting(io.StringIO):
+    """A stream that counts its flushes: each is a write to the terminal or the log file."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_plain_reporter_writes_many_records_at_once_in_one_flush() -> None:
+    """A no-op run's thousand unchanged sources come as one batch: one line each, in order,
+    written with one flush (a flush per line cost a no-op run of 1,000 sources 10 ms)."""
+    out = _Counting()
+    reporter = PlainReporter(out)
+    reporter.run_started([f"raw_{i}" for i in range(5)])
+    reporter.assets_finished([Record(f"raw_{i}", "observed", "up to date", None, 2) for i in range(5)])
+    assert out.getvalue().splitlines() == [
+        f"assetry: observed raw_{i} (up to date) 2 rows" for i in range(5)]
+    assert out.flushes == 1
+    reporter.asset_finished(Record("a", "skipped", "up to date"))
+    assert out.getvalue().splitlines()[-1] == "assetry: skipped a (up to date)"
+
+
+def test_rich_bar_counts_each_status_as_records_come() -> None:
+    """The live bar's counts follow the records, one by one or many at once."""
+    out = _Tty()
+    reporter = RichReporter(out)
+    reporter.run_started([f"a{i}" for i in range(6)])
+    reporter.assets_finished([Record(f"a{i}", "observed", "up to date") for i in range(3)])
+    reporter.asset_finished(Record("a3", "skipped", "up to date"))
+    reporter.asset_finished(Record("a4", "failed", "code changed", error="boom"))
+    fields = reporter._progress.tasks[0].fields["counts"]
+    assert "1 skipped" in fields and "1 failed" in fields and "0 materialized" in fields
+    assert reporter._progress.tasks[0].completed == 5
+    reporter.run_finished(Result([], ["a3"], ["a4"], []))

@@ -60,6 +60,12 @@ class LogReporter:
     def assets_finished(self, records: Iterable[Any]) -> None:
         """:meth:`asset_finished` for each of many records at once (a no-op run's
         thousand unchanged sources), taking the lock once."""
+        if not self.logger.isEnabledFor(logging.INFO):
+            # Nothing is logged: only partitions are grouped, so that a later line (the
+            # logger turned on mid-run) still counts an asset's partitions whole.
+            records = [r for r in records if getattr(r, "partition", None) is not None]
+            if not records:
+                return
         with self._lock:
             groups = [g for record in records for g in self._groups.add(record)]
         for group in groups:
