@@ -336,3 +336,20 @@ def test_usage_errors_are_one_line_with_a_hint(tmp_path, args, says) -> None:
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("assetry: error: ")
     assert re.search(says, lines[0]), lines[0]
+
+
+def test_the_command_leaves_the_collector_out_of_its_exit(tmp_path) -> None:
+    """The console script freezes the heap at exit (after the atexit functions registered
+    during the command): the interpreter's closing passes walk nothing. A function
+    registered before the command runs after the freeze and sees it."""
+    probe = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from assetry.cli import main\n"
+        "print('frozen before:', gc.get_freeze_count() > 0)\n"
+        "main(['--version'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "frozen before: False" in done.stdout and "frozen at exit: True" in done.stdout

@@ -16,6 +16,8 @@ examples for ``--help``, and the few printers they share; the work is elsewhere.
 
 from __future__ import annotations
 
+import atexit
+import gc as python_gc  # the module: "gc" is the name of a command here
 import os
 import signal
 import sys
@@ -709,4 +711,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         >>> main(["--version"])  # doctest: +SKIP
         assetry, version 0.1.0
     """
+    _quick_exit()
     cli.main(args=list(argv) if argv is not None else None, prog_name="assetry")
+
+
+_QUICK_EXIT = False
+
+
+def _quick_exit() -> None:
+    """Have the process's exit leave the garbage collector's passes out (``gc.freeze``).
+
+    Python's exit tears the modules down and runs full collector passes over
+    every object the process holds (polars', DuckDB's, the pipeline's): 100 to
+    200 ms of a 0.7 s command, more with a larger pipeline. Frozen, the objects
+    are still released as the modules go; what is left out is only garbage in
+    reference cycles, whose finalizers Python does not promise to run at exit
+    either. The freeze runs after the atexit functions registered during the
+    command (a pipeline's own), before those registered earlier.
+    """
+    global _QUICK_EXIT
+    if not _QUICK_EXIT:
+        _QUICK_EXIT = True
+        atexit.register(python_gc.freeze)
