@@ -246,3 +246,48 @@ def test_modules_and_nested_lists_are_collected(files):
     up = __import__("up")
     graph = AssetGraph.build([down, [up]])
     assert graph.order == ("base", "top")
+
+
+def _shapes():
+    def none(): ...
+    def plain(a, b): ...
+    def defaults(a, b=2, c=None): ...
+    def positional_only(a, /, b, c=3): ...
+    def keyword_only(a, *, b, c=3, d): ...
+    def everything(a, b=1, /, c=2, *, d, e=[5]): ...  # noqa: B006 - a default object, kept as is
+    return [none, plain, defaults, positional_only, keyword_only, everything, lambda x, y=1: x]
+
+
+@pytest.mark.parametrize("fn", _shapes(), ids=lambda f: f.__name__)
+def test_parameters_read_from_code_are_the_signatures(fn) -> None:
+    """The parameters a spec reads from a function's code object are inspect.signature's:
+    names, order, and each default (the very object)."""
+    import inspect
+
+    from assetry.assets.decorator import AssetSpec
+
+    spec = AssetSpec.from_function(fn, name="shape")
+    expected = [(p.name, p.default is not p.empty, None if p.default is p.empty else p.default)
+                for p in inspect.signature(fn).parameters.values()]
+    assert [(p.name, p.has_default, p.default) for p in spec.params] == expected
+    for got, want in zip(spec.params, inspect.signature(fn).parameters.values(), strict=True):
+        assert want.default is want.empty or got.default is want.default
+
+
+def test_a_signature_set_or_wrapped_is_the_one_a_spec_reads() -> None:
+    """A function given a ``__signature__`` or wrapping another (functools.wraps) is read by
+    inspect.signature, as it always was: the parameters it shows, not its code's."""
+    import functools
+    import inspect
+
+    from assetry.assets.decorator import AssetSpec
+
+    def inner(raw, n=3): ...
+
+    @functools.wraps(inner)
+    def wrapper(*args, **kwargs): ...
+
+    def shown(a): ...
+    shown.__signature__ = inspect.Signature([inspect.Parameter("b", inspect.Parameter.KEYWORD_ONLY)])
+    assert [p.name for p in AssetSpec.from_function(wrapper).params] == ["raw", "n"]
+    assert [p.name for p in AssetSpec.from_function(shown).params] == ["b"]
