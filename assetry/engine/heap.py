@@ -10,7 +10,10 @@ collector's permanent generation for the run (``gc.freeze``) and gives them
 back at its end (``gc.unfreeze``), so a pass walks only what the run made.
 Nothing is freed any later than it would have been at the next full pass after
 the run. A process that froze objects itself (a server before it forks) is
-left as it is, and so is one whose collector is disabled.
+left as it is, and so is one whose collector is disabled. The command line
+imports its target inside the same block (a module of a thousand declarations
+sets off a full pass at import), and freezes the heap for good at its exit
+(``assetry.cli.commands``: the interpreter's closing passes walk nothing).
 """
 
 from __future__ import annotations
