@@ -40,7 +40,7 @@ class SourceAsset(Asset):
 
     def __init__(self, spec: AssetSpec) -> None:
         # What functools.update_wrapper copies from the placeholder, set directly: a module of
-        # a thousand sources made a thousand wrappers at import (a third of each source's cost).
+        # a thousand sources made a thousand wrappers at import (a fifth of each source's cost).
         fn = spec.fn
         self.spec = spec
         self.__module__ = fn.__module__
