@@ -79,8 +79,9 @@ def _pipeline(folder: pathlib.Path, n: int, sources: bool) -> pathlib.Path:
 
 #: The children's environment: Python's default bytecode cache (see the docstring).
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-#: The command line, as installed beside this interpreter.
-_ASSETRY = str(pathlib.Path(sys.executable).with_name("assetry"))
+#: The command line as installed beside this interpreter, else ``python -m assetry`` (the same).
+_SCRIPT = pathlib.Path(sys.executable).with_name("assetry")
+_ASSETRY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "assetry"]
 
 
 def _run(module: pathlib.Path, root: pathlib.Path) -> dict:
@@ -95,7 +96,7 @@ def _command(module: pathlib.Path, root: pathlib.Path) -> dict:
     """``assetry materialize module --root root`` in a fresh process: its wall clock, start to
     exit, and its closing line's counts."""
     t0 = time.perf_counter()
-    done = subprocess.run([_ASSETRY, "materialize", str(module), "--root", str(root)],
+    done = subprocess.run([*_ASSETRY, "materialize", str(module), "--root", str(root)],
                           capture_output=True, text=True, check=False, env=_ENV)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:

@@ -46,6 +46,7 @@ class SourceAsset(Asset):
         self.__module__ = fn.__module__
         self.__name__ = self.__qualname__ = spec.name
         self.__doc__ = None
+        self.__annotations__ = fn.__annotations__
         self.__wrapped__ = fn
 
     @property
