@@ -9,7 +9,8 @@ default ``postgresql://postgres@127.0.0.1:5432/test``; ``bench_versions.py`` for
 reverting a change against the rerun it avoids, and restoring by product size;
 ``bench_storage.py`` for products on a moto S3 server it starts on 127.0.0.1;
 ``bench_ui.py`` for a run with ``assetry ui``'s page polling against the run alone;
-``bench_sources.py`` for a no-op run with 1,000 source assets against the same run without them).
+``bench_sources.py`` for a no-op run with 1,000 source assets against the same run without
+them, the whole command and the run alone).
 
     python benchmarks/run_all.py            # the figures of docs/performance.md (12-15 min on 2 cores)
     python benchmarks/run_all.py --quick    # small N, one run each: a smoke run (~2 min), every line
