@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -21,7 +21,7 @@ from assetry.io_managers.base import Stored
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import CatalogWriter, SourceRow, dumps_upstream
 
-__all__ = ["Recorder", "executor_name", "now"]
+__all__ = ["Recorder", "edges_differ", "executor_name", "now", "read_edges"]
 
 
 def now() -> dt.datetime:
@@ -40,11 +40,31 @@ def executor_name(executor: Any) -> str:
     return name if isinstance(name, str) else type(executor).__name__
 
 
+def read_edges(con: Any) -> list[tuple[str, str]]:
+    """Every row of ``dependencies``: (asset, upstream)."""
+    return con.execute("SELECT asset, upstream FROM dependencies").fetchall()
+
+
+def edges_differ(names: Iterable[str], edges: list[tuple[str, str]],
+                 rows: list[tuple[str, str]]) -> bool:
+    """Whether ``dependencies`` (its ``rows``) holds other edges than ``edges`` for the assets
+    ``names``, or one of them twice.
+
+    Examples:
+        >>> edges_differ(["a", "b"], [("b", "a")], [("b", "a"), ("x", "y")])
+        False
+        >>> edges_differ(["a", "b"], [("b", "a")], [("b", "a"), ("b", "a")])
+        True
+    """
+    mine = set(names)
+    held = [r for r in rows if r[0] in mine]
+    return len(held) != len(edges) or set(held) != set(edges)
+
+
 def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
     """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
     mine = set(names)
-    held = [(a, u) for a, u in con.execute("SELECT asset, upstream FROM dependencies").fetchall()
-            if a in mine]
+    held = [(a, u) for a, u in read_edges(con) if a in mine]
     have, wanted = set(held), set(edges)
     if len(have) != len(held):  # a row twice: written anew, once
         gone, have = list(have), set()
@@ -71,8 +91,15 @@ class Recorder:
     #: The ``runs`` row as :meth:`start` queued it, for :meth:`abandon` when it never got in.
     _run_row: dict[str, Any] = attrs.field(factory=dict)
 
-    def start(self, graph: AssetGraph, root: Any, executor: Any) -> None:
-        """The ``runs`` row, and the graph's edges in ``dependencies``."""
+    def start(self, graph: AssetGraph, root: Any, executor: Any,
+              held_edges: list[tuple[str, str]] | None = None) -> None:
+        """The ``runs`` row, and the graph's edges in ``dependencies``.
+
+        ``held_edges`` are the rows of ``dependencies`` as the run read them
+        (:func:`read_edges`, before its writer started): when they are the graph's
+        edges, as at every run of an unchanged graph, nothing is written or read
+        again in the writer's thread.
+        """
         self._run_row = {
             "run_id": self.run_id, "started_at": now(), "status": "running",
             "root": str(root), "executor": executor_name(executor),
@@ -80,6 +107,8 @@ class Recorder:
         }
         self.writer.put("runs", dict(self._run_row))
         edges = [(name, up) for name in graph.specs for up in graph.upstream[name]]
+        if held_edges is not None and not edges_differ(graph.specs, edges, held_edges):
+            return
         # Read and written in the writer's thread, only what changed: a graph of a thousand
         # sources has a thousand edges, and deleting and inserting them all again cost a
         # no-op run more than observing the sources.

@@ -50,7 +50,7 @@ from assetry.engine.planner import (
     UpstreamState,
     plan_step,
 )
-from assetry.engine.recording import Recorder, now
+from assetry.engine.recording import Recorder, now, read_edges
 from assetry.engine.restore import DEFAULT_VERSIONS, VersionKeeper, check_versions, read_kept
 from assetry.engine.result import AssetContext, MaterializeResult, StepRecord
 from assetry.engine.roots import (
@@ -208,6 +208,9 @@ class _Run:
             self.ctx = RunContext(self.graph, self.values, self.root,
                                   read_records(con, narrow_sources=True))
             kept = read_kept(con)
+            # Read here, beside the other reads: the writer's thread, whose first batch a busy
+            # main thread starves of the GIL, then writes the edges only when they changed.
+            held_edges = read_edges(con)
             writer = CatalogWriter(con)
             self.keeper = VersionKeeper(self.root, writer, self.keep_versions, kept,
                                         run_id=self.run_id)
@@ -216,7 +219,7 @@ class _Run:
             self.result = MaterializeResult(run_id=self.run_id, states=self.states, partition_sets={
                 n: s.partitions for n, s in self.graph.specs.items() if s.partitions is not None
             })
-            self.recorder.start(self.graph, self.root, executor)
+            self.recorder.start(self.graph, self.root, executor, held_edges)
             pool = make_executor(executor, max_workers)
             self._inline = getattr(pool, "name", None) == "sync"
             self._alone_inline = getattr(pool, "name", None) == "threads"
