@@ -385,6 +385,25 @@ def test_a_fold_checkpoints_after_its_batch_while_the_writer_goes_on(tmp_path, f
         assert db.execute("SELECT count(*) FROM dependencies").fetchall() == [(2001,)]
 
 
+def test_a_fold_writes_its_rows_at_once_not_after_the_linger(tmp_path, monkeypatch):
+    """The rows to fold are queued: the writer commits and checkpoints them at once, where a
+    row alone waits for company (the linger, here made 5 s) before its commit."""
+    from assetry.records import _writer
+
+    monkeypatch.setattr(_writer, "_LINGER_S", 5.0)
+    folded = threading.Event()
+    real = _writer.CatalogWriter._checkpoint
+    monkeypatch.setattr(_writer.CatalogWriter, "_checkpoint",
+                        lambda self: (real(self), folded.set())[0])
+    con = connect(tmp_path / "catalog.duckdb")
+    writer = CatalogWriter(con)
+    writer.sql("INSERT INTO dependencies SELECT 'a' || i, 'b' || i FROM range(2000) t(i)")
+    writer.fold()
+    assert folded.wait(2.5), "the fold waited for the linger"
+    writer.close()
+    con.close()
+
+
 def test_a_no_op_run_of_unchanged_sources_folds_their_rows_before_its_end(files, monkeypatch):
     """The `observed` rows of unchanged sources are checkpointed by the writer while the run
     goes on (the fold), so the run's closing checkpoint is left with the rest; a run that

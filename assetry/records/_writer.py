@@ -131,10 +131,13 @@ class CatalogWriter:
 
         For a large write early in a run (a no-op run's thousand ``observed`` rows): the
         checkpoint then overlaps the run's own work, where the closing one would add it
-        to the run's end. A connection that cannot checkpoint ignores it.
+        to the run's end. The rows to fold are queued, so the commit comes at once, not
+        after the rest of :data:`_LINGER_S`. A connection that cannot checkpoint ignores it.
         """
         with self._lock:
             self._fold = True
+            if self._pending:
+                self._hurry.set()
 
     def check(self) -> None:
         """Raise the first write failure, if any: a cheap test for a scheduler's loop.
