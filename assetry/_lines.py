@@ -242,11 +242,15 @@ def _rank(status: str) -> int:
 
 def group_status(records: Sequence[Any]) -> str:
     """The status a group is named by: a failure before anything else, skips last."""
+    if len(records) == 1:  # one step, the usual group
+        return str(records[0].status)
     return str(min((r.status for r in records), key=_rank))
 
 
 def group_reason(records: Sequence[Any]) -> str:
     """The reason they share, else ``1 materialized: code changed; 364 skipped: up to date``."""
+    if len(records) == 1:  # one step, the usual group
+        return records[0].reason or ""
     by_status: dict[str, Counter[str]] = {}
     for r in records:
         by_status.setdefault(r.status, Counter())[r.reason or ""] += 1
@@ -272,13 +276,8 @@ def group_line(records: Sequence[Any], orders: Mapping[str, Sequence[str]] | Non
         >>> group_line(recs, {"d": list("abc")})
         'skipped d[a..c] (3) (up to date) 30 rows'
     """
-    if len(records) == 1:  # one step, the usual line: no grouping to do
-        record = records[0]
-        words = [str(record.status), step_label(record)]
-        reason = record.reason or ""
-    else:
-        words = [group_status(records), group_label(records, orders)]
-        reason = group_reason(records)
+    words = [group_status(records), group_label(records, orders)]
+    reason = group_reason(records)
     if reason:
         words.append(f"({reason})")
     line = " ".join(words + _figures(records))

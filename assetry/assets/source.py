@@ -38,17 +38,6 @@ class SourceAsset(Asset):
         <source 'raw' (/data/flights.csv)>
     """
 
-    def __init__(self, spec: AssetSpec) -> None:
-        # What functools.update_wrapper copies from the placeholder, set directly: a module of
-        # a thousand sources made a thousand wrappers at import (a fifth of each source's cost).
-        fn = spec.fn
-        self.spec = spec
-        self.__module__ = fn.__module__
-        self.__name__ = self.__qualname__ = spec.name
-        self.__doc__ = None
-        self.__annotations__ = fn.__annotations__
-        self.__wrapped__ = fn
-
     @property
     def where(self) -> str:
         """Where the data is, as declared (``raw/flights.csv``, ``raw/days/*.csv``, ...)."""

@@ -331,12 +331,6 @@ def _fields_as_params(text: str, name: str) -> list[inspect.Parameter]:
     return [inspect.Parameter(f, kind) for f in template_fields(text, name)]
 
 
-def _caller(depth: int) -> tuple[pathlib.Path, str]:
-    """The directory and module name of the code that called us ``depth`` frames up."""
-    found = caller(depth + 1)
-    return found.base, found.module
-
-
 class _SQLAssetFactory:
     """``@sql_asset(client=..., kind=...)`` and ``sql_asset.from_file(path, client=...)``."""
 
@@ -402,7 +396,7 @@ class _SQLAssetFactory:
             >>> stats.name  # doctest: +SKIP
             'carrier_stats'
         """
-        base, module = _caller(1)
+        base, module, _, _ = caller(1)  # the code that called from_file
         file = (base / path).resolve()
         name = options.get("name") or file.stem
         try:
@@ -460,5 +454,5 @@ def sql_dump(
     named = {**options, "name": name, "deps": deps}
     call = caller(1)  # messages name the line that declared it
     origin = f"{os.path.basename(call.file)}:{call.line}"
-    return _declare(query, _fields_as_params(query, name), "dump", client, None, _caller(1)[1],
+    return _declare(query, _fields_as_params(query, name), "dump", client, None, call.module,
                     named, io=dump, origin=origin)

@@ -21,7 +21,7 @@ from assetry.io_managers.base import Stored
 from assetry.io_managers.catalog_form import CatalogForm
 from assetry.records import CatalogWriter, SourceRow, dumps_upstream
 
-__all__ = ["Recorder", "edges_differ", "executor_name", "now", "read_edges"]
+__all__ = ["Recorder", "edge_changes", "executor_name", "now", "read_edges"]
 
 
 def now() -> dt.datetime:
@@ -45,32 +45,30 @@ def read_edges(con: Any) -> list[tuple[str, str]]:
     return con.execute("SELECT asset, upstream FROM dependencies").fetchall()
 
 
-def edges_differ(names: Iterable[str], edges: list[tuple[str, str]],
-                 rows: list[tuple[str, str]]) -> bool:
-    """Whether ``dependencies`` (its ``rows``) holds other edges than ``edges`` for the assets
-    ``names``, or one of them twice.
+def edge_changes(names: Iterable[str], edges: list[tuple[str, str]],
+                 rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What makes ``dependencies`` (its ``rows``) hold ``edges`` for the assets ``names``:
+    the edges to delete and those to insert; a row held twice is written anew, once.
 
     Examples:
-        >>> edges_differ(["a", "b"], [("b", "a")], [("b", "a"), ("x", "y")])
-        False
-        >>> edges_differ(["a", "b"], [("b", "a")], [("b", "a"), ("b", "a")])
-        True
+        >>> edge_changes(["a", "b"], [("b", "a")], [("b", "a"), ("x", "y")])
+        ([], [])
+        >>> edge_changes(["a", "b"], [("b", "a")], [("b", "a"), ("b", "a")])
+        ([('b', 'a')], [('b', 'a')])
     """
     mine = set(names)
-    held = [r for r in rows if r[0] in mine]
-    return len(held) != len(edges) or set(held) != set(edges)
-
-
-def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
-    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
-    mine = set(names)
-    held = [(a, u) for a, u in read_edges(con) if a in mine]
+    held = [(a, u) for a, u in rows if a in mine]
     have, wanted = set(held), set(edges)
     if len(have) != len(held):  # a row twice: written anew, once
         gone, have = list(have), set()
     else:
         gone = [e for e in have if e not in wanted]
-    new = [e for e in dict.fromkeys(edges) if e not in have]
+    return gone, [e for e in dict.fromkeys(edges) if e not in have]
+
+
+def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
+    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
+    gone, new = edge_changes(names, edges, read_edges(con))
     if gone:
         con.execute("DELETE FROM dependencies WHERE (asset, upstream) IN "
                     "(SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))",
@@ -92,7 +90,7 @@ class Recorder:
     _run_row: dict[str, Any] = attrs.field(factory=dict)
 
     def start(self, graph: AssetGraph, root: Any, executor: Any,
-              held_edges: list[tuple[str, str]] | None = None) -> None:
+              held_edges: list[tuple[str, str]]) -> None:
         """The ``runs`` row, and the graph's edges in ``dependencies``.
 
         ``held_edges`` are the rows of ``dependencies`` as the run read them
@@ -107,7 +105,7 @@ class Recorder:
         }
         self.writer.put("runs", dict(self._run_row))
         edges = [(name, up) for name in graph.specs for up in graph.upstream[name]]
-        if held_edges is not None and not edges_differ(graph.specs, edges, held_edges):
+        if edge_changes(graph.specs, edges, held_edges) == ([], []):
             return
         # Read and written in the writer's thread, only what changed: a graph of a thousand
         # sources has a thousand edges, and deleting and inserting them all again cost a
