@@ -111,7 +111,10 @@ class AssetSpec:
 
     @property
     def location_hint(self) -> str:
-        """``file:line`` of the function, for error messages."""
+        """``file:line`` of the function (of the call, for a source), for error messages."""
+        declared = getattr(self.fn, "__assetry_declared__", None)  # a source's (source.py)
+        if declared is not None:
+            return f"{declared.file}:{declared.line}"
         code = self.fn.__code__
         return f"{code.co_filename}:{code.co_firstlineno}"
 

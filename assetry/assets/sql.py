@@ -396,8 +396,8 @@ class _SQLAssetFactory:
             >>> stats.name  # doctest: +SKIP
             'carrier_stats'
         """
-        base, module, _, _ = caller(1)  # the code that called from_file
-        file = (base / path).resolve()
+        call = caller(1)  # the code that called from_file
+        module, file = call.module, (call.base / path).resolve()
         name = options.get("name") or file.stem
         try:
             text = file.read_text(encoding="utf-8")
