@@ -102,7 +102,8 @@ _STATUS_STYLE = {
     "failed": "bold red",
     "blocked": "yellow",
 }
-#: A run with more rows than this lists only what did not skip in its summary table.
+#: A run with more rows than this lists only what is not up to date in its summary table
+#: (skipped, or a source observed unchanged).
 _FULL_TABLE_ROWS = 30
 
 
@@ -189,7 +190,8 @@ class RichReporter:
     running ones and the counts of materialized, skipped and failed. The table
     lists every asset (its partitions in one row, unless ``verbose``) with its
     status, reason, duration and rows; a run of more than 30 rows lists only
-    those that did not skip. The errors follow, one per failed asset, with its
+    those that are not up to date (skipped, or a source observed unchanged) and
+    counts the others under the table. The errors follow, one per failed asset, with its
     traceback when ``verbose``, else a pointer (``hint``) to it.
 
     Examples:
@@ -293,7 +295,11 @@ class RichReporter:
                 self._progress = None
             self._rows.extend(self._groups.rest())
             if self._rows:
-                self.console.print(self._table())
+                table, folded = self._table()
+                if table.row_count:
+                    self.console.print(table)
+                if folded:  # a line of its own: a narrow table's caption wraps
+                    self.console.print(Text(folded, style="dim italic"))
             self._errors()
             style = "green" if getattr(result, "success", not result.failed) else "bold red"
             elapsed = time.perf_counter() - self._started
@@ -317,13 +323,14 @@ class RichReporter:
             for pointer in pointers(self._records, self.hint):
                 self.console.print(Text(f"assetry: {pointer}", style="dim"))
 
-    def _table(self) -> Any:
+    def _table(self) -> tuple[Any, str]:
+        """The summary table, and the line that counts the up-to-date steps it leaves out."""
         from rich.table import Table
         from rich.text import Text
 
         shown = self._rows
         if len(shown) > _FULL_TABLE_ROWS:
-            shown = [g for g in shown if group_status(g) != "skipped"]
+            shown = [g for g in shown if not all(_fresh(r) for r in g)]
         table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("asset")
         table.add_column("status")
@@ -342,10 +349,18 @@ class RichReporter:
                 format_duration(sum(durations)) if durations else "",
                 f"{sum(rows):,}" if rows else "",
             )
-        hidden = sum(len(g) for g in self._rows) - sum(len(g) for g in shown)
-        if hidden:
-            table.caption = f"and {hidden} skipped (up to date)"
-        return table
+        if len(shown) == len(self._rows):
+            return table, ""
+        kept = {id(g) for g in shown}
+        hidden = Counter(r.status for g in self._rows if id(g) not in kept for r in g)
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(hidden.items(), reverse=True))
+        return table, f"and {counts} (up to date)"
+
+
+def _fresh(record: Any) -> bool:
+    """Whether a record says its step is up to date: skipped, or a source observed unchanged
+    (a big run's table folds these into its caption: a thousand sources, a thousand rows)."""
+    return record.status == "skipped" or (record.status == "observed" and record.reason == "up to date")
 
 
 def make_reporter(stream: IO[str] | None = None, *, verbose: bool = False,

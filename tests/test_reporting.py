@@ -123,6 +123,38 @@ def test_rich_table_hides_skipped_assets_of_a_big_run() -> None:
     assert "a7" in text and "a8 " not in text and "and 39 skipped (up to date)" in text
 
 
+def test_rich_table_folds_sources_observed_unchanged_like_skips() -> None:
+    """A big run's table lists a source only when it changed (or failed): a no-op run of a
+    thousand sources on a terminal printed a thousand rows of ``observed  up to date``."""
+    out = io.StringIO()
+    reporter = RichReporter(out, hint=None)
+    sources = [f"raw_{i}" for i in range(30)]
+    assets = [f"a_{i}" for i in range(30)]
+    reporter.run_started(sources + assets)
+    reporter.assets_finished([Record(s, "observed", "up to date", rows=2) for s in sources[1:]])
+    reporter.asset_finished(Record("raw_0", "observed", "source changed", rows=2))
+    for name in assets:
+        reporter.asset_finished(Record(name, "skipped" if name != "a_0" else "materialized",
+                                       "up to date" if name != "a_0" else "upstream changed: raw_0"))
+    reporter.run_finished(Result(["a_0"], assets[1:], [], []))
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    listed = [r[0] for r in rows if r and (r[0].startswith("raw_") or r[0].startswith("a_"))]
+    assert listed == ["raw_0", "a_0"]
+    assert "and 29 skipped, 29 observed (up to date)" in out.getvalue()
+
+
+def test_rich_no_op_run_of_a_big_graph_prints_no_empty_table() -> None:
+    """Every step up to date: the count alone, not a table of headers over nothing."""
+    out = io.StringIO()
+    reporter = RichReporter(out)
+    names = [f"a{i}" for i in range(40)]
+    reporter.run_started(names)
+    reporter.assets_finished([Record(name, "skipped", "up to date") for name in names])
+    reporter.run_finished(Result([], names, [], []))
+    assert out.getvalue().splitlines()[0] == "and 40 skipped (up to date)"
+    assert "duration" not in out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("stream", "kind"),
     [(io.StringIO(), PlainReporter), (_Tty(), RichReporter)],
