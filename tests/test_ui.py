@@ -276,6 +276,35 @@ def test_with_a_target_reasons_are_status_words(project: pathlib.Path, writable:
         product.write_bytes(saved)
 
 
+def test_a_page_that_only_polls_the_version_still_gets_a_new_plan(tmp_path: pathlib.Path) -> None:
+    """The plan is made again when it is due, though no page asks for the assets: a page asks
+    for them only when ``/api/version`` changes, and the plan's serial is part of it. A run
+    from elsewhere changed the catalog and a product went missing: the version a page polls
+    must move past the run's own change, and the assets then say ``product missing``."""
+    (tmp_path / "pipeline.py").write_text(
+        "from assetry import asset\n\n@asset\ndef a() -> dict:\n    return {'x': 1}\n\n"
+        "@asset\ndef b() -> dict:\n    return {'y': 2}\n")
+    command = [sys.executable, "-m", "assetry", "materialize", str(tmp_path / "pipeline.py")]
+    assert subprocess.run(command, check=False, capture_output=True, timeout=300).returncode == 0
+    proc, url = _serve(str(tmp_path / "pipeline.py"))
+    try:
+        assert {n["asset"]: n["state"] for n in _json(url + "/api/assets")} == {
+            "a": "fresh", "b": "fresh"}
+        serial = json.loads(_json(url + "/api/version")["version"])[1]
+        time.sleep(1.2)  # the plan is older than PLAN_MIN_S
+        (tmp_path / "data" / "a.json").unlink()
+        done = subprocess.run([*command, "--select", "b", "--force"], check=False,
+                              capture_output=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        # Only /api/version, as a page that saw nothing change does; well before PLAN_TTL_S.
+        _until(lambda: json.loads(_json(url + "/api/version")["version"])[1] > serial,
+               timeout=8, every=0.2)
+        nodes = {n["asset"]: n for n in _json(url + "/api/assets")}
+        assert (nodes["a"]["state"], nodes["a"]["reason"]) == ("stale", "product missing")
+    finally:
+        _stop(proc)
+
+
 def test_a_run_needs_the_pages_token(project: pathlib.Path, writable: str) -> None:
     """POST without the token, with a wrong one, or from another site is refused; with it, runs."""
     html = _get(writable + "/")[1]
