@@ -98,10 +98,13 @@ class Reporter(Protocol):
 _STATUS_STYLE = {
     "materialized": "green",
     "restored": "cyan",
+    "observed": "blue",
     "skipped": "dim",
     "failed": "bold red",
     "blocked": "yellow",
 }
+#: Counted on the bar only once one record has it: sources are observed only where declared.
+_WHEN_ANY = frozenset({"observed"})
 #: A run with more rows than this lists only what is not up to date in its summary table
 #: (skipped, or a source observed unchanged).
 _FULL_TABLE_ROWS = 30
@@ -251,7 +254,8 @@ class RichReporter:
         if self._progress is None:
             return
         count = self._counts
-        counts = " ".join(f"[{_STATUS_STYLE[s]}]{count[s]} {s}[/]" for s in _STATUS_STYLE)
+        counts = " ".join(f"[{_STATUS_STYLE[s]}]{count[s]} {s}[/]" for s in _STATUS_STYLE
+                          if s not in _WHEN_ANY or count[s])
         names = compress_labels(self._running, self._groups.orders)
         running = ", ".join(names[:4]) + (" …" if len(names) > 4 else "")
         self._progress.update(

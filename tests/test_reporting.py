@@ -338,6 +338,16 @@ def test_plain_reporter_writes_many_records_at_once_in_one_flush() -> None:
     assert out.getvalue().splitlines()[-1] == "assetry: skipped a (up to date)"
 
 
+def test_rich_bar_counts_observed_sources_only_in_a_run_that_has_them() -> None:
+    """A run without sources shows no ``0 observed`` on its bar."""
+    out = _Tty()
+    reporter = RichReporter(out)
+    reporter.run_started(["a", "b"])
+    reporter.asset_finished(Record("a", "skipped", "up to date"))
+    assert "observed" not in reporter._progress.tasks[0].fields["counts"]
+    reporter.run_finished(Result([], ["a"], [], []))
+
+
 def test_rich_bar_counts_each_status_as_records_come() -> None:
     """The live bar's counts follow the records, one by one or many at once."""
     out = _Tty()
@@ -348,5 +358,6 @@ def test_rich_bar_counts_each_status_as_records_come() -> None:
     reporter.asset_finished(Record("a4", "failed", "code changed", error="boom"))
     fields = reporter._progress.tasks[0].fields["counts"]
     assert "1 skipped" in fields and "1 failed" in fields and "0 materialized" in fields
+    assert "3 observed" in fields  # the sources, counted once there are any
     assert reporter._progress.tasks[0].completed == 5
     reporter.run_finished(Result([], ["a3"], ["a4"], []))
