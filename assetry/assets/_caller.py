@@ -29,14 +29,14 @@ class Caller:
 
     __slots__ = ("_code", "_lasti", "_line", "base", "file", "module")
 
-    def __init__(self, base: pathlib.Path, module: str, file: str, code: types.CodeType,
-                 lasti: int) -> None:
+    def __init__(self, base: pathlib.Path, module: str, file: str, code: types.CodeType | None,
+                 lasti: int, line: int | None = None) -> None:
         self.base = base  # the declaring module's directory (the working directory without a file)
         self.module = module  # the declaring module's ``__name__``
         self.file = file  # its code's file name
-        self._code: types.CodeType | None = code
+        self._code = code  # with ``lasti``, where the line is looked up (None once it is)
         self._lasti = lasti
-        self._line: int | None = None
+        self._line = line
 
     @property
     def line(self) -> int:
@@ -47,16 +47,10 @@ class Caller:
         return self._line
 
     def __reduce__(self) -> tuple[Any, ...]:  # the line, not the module's whole code
-        return (_resolved, (self.base, self.module, self.file, self.line))
+        return (Caller, (self.base, self.module, self.file, None, 0, self.line))
 
     def __repr__(self) -> str:
         return f"Caller({self.module!r}, {self.file!r}, line {self.line})"
-
-
-def _resolved(base: pathlib.Path, module: str, file: str, line: int) -> Caller:
-    found = Caller(base, module, file, None, 0)  # type: ignore[arg-type]
-    found._line = line
-    return found
 
 
 def caller(depth: int) -> Caller:

@@ -337,26 +337,15 @@ class Board:
         return version, run
 
     def _plan_when_due(self, version: Any, run: dict[str, Any] | None) -> None:
-        """Plan again in the background when the plan is due, though no page asked for the
-        assets: a page that sees no new version never asks, and would keep a stale plan.
-
-        Due, when no run goes: the catalog changed since the plan, the plan was made during a
-        run, or it is :data:`PLAN_TTL_S` old (a product may have changed outside assetry).
-        The new plan's serial is part of the version a page polls, so the page then asks.
-        """
-        plan = self._plan
-        if plan is None or run is not None or self._graph is None:
-            return
-        age = time.monotonic() - plan.at
-        if age < PLAN_MIN_S or not (plan.during_run or plan.version != version or age >= PLAN_TTL_S):
-            return
-        if not self._lock.acquire(blocking=False):  # a page is being answered: it plans itself
-            return
+        """Have the plan made again when it is due (:meth:`_current_plan`'s rule), though no
+        page asked for the assets: a page asks only when the version it polls moves, and the
+        new plan's serial is part of that version. Not while a run goes, nor before a first
+        plan (a page's request makes that one, and waits for it)."""
+        if self._plan is None or run is not None or not self._lock.acquire(blocking=False):
+            return  # a page being answered plans for itself
         try:
-            if self._planning is None or not self._planning.is_alive():
-                self._planning = threading.Thread(target=self._plan_again, args=(version, False),
-                                                  name="assetry-ui-plan", daemon=True)
-                self._planning.start()
+            if self._plan is not None:  # not dropped meanwhile by a run the page started
+                self._current_plan(version, running=False)
         finally:
             self._lock.release()
 
