@@ -205,6 +205,50 @@ def test_the_freeze_covers_building_the_graph(collector, tmp_path, monkeypatch):
     assert gc.get_freeze_count() == 0
 
 
+def test_the_collector_pauses_while_a_run_plans_and_passes_again_for_its_tasks(
+        collector, tmp_path, monkeypatch):
+    """No pass while the graph is built and planned (objects by the thousand, no garbage);
+    the first task, user code, runs with the collector on, and so do the run's hooks;
+    after the run it is on and nothing is frozen."""
+    from assetry.assets.graph import AssetGraph
+
+    while_building = []
+    build = AssetGraph.build.__func__  # type: ignore[attr-defined]
+
+    def watched(cls, objs):
+        while_building.append(gc.isenabled())
+        return build(cls, objs)
+
+    monkeypatch.setattr(AssetGraph, "build", classmethod(watched))
+    in_task, in_hook = [], []
+
+    @asset
+    def first() -> dict:
+        in_task.append(gc.isenabled())
+        return {"n": 1}
+
+    for executor in ("sync", "threads"):
+        materialize([first], root=tmp_path / executor, executor=executor,
+                    on_finish=lambda result: in_hook.append(gc.isenabled()))
+    assert while_building == [False, False]
+    assert in_task == [True, True] and in_hook == [True, True]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    materialize([first], root=tmp_path / "sync", executor="sync",  # a no-op run: no task
+                on_finish=lambda result: in_hook.append(gc.isenabled()))
+    assert in_hook[-1] is True and gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_run_leaves_a_disabled_collector_disabled(collector, tmp_path):
+    @asset
+    def one() -> dict:
+        return {"n": gc.isenabled()}
+
+    gc.disable()
+    materialize([one], root=tmp_path / "data", executor="sync")
+    assert not gc.isenabled() and gc.get_freeze_count() == 0
+    gc.enable()
+
+
 def test_threads_run_a_lone_step_here_and_ready_steps_together(tmp_path):
     """Under threads, two steps ready at once still run at once (they meet at a barrier); a step
     that is the only one able to run (a chain) runs in the calling thread, sparing two thread

@@ -37,7 +37,7 @@ from assetry.assets.binding import bind_clients
 from assetry.assets.graph import AssetGraph, collect
 from assetry.engine.context import SOURCE_CODE, RunContext, resolve_config
 from assetry.engine.executors import SyncExecutor, make_executor
-from assetry.engine.heap import frozen_heap
+from assetry.engine.heap import frozen_heap, resume_collections
 from assetry.engine.hooks import call_asset_hook, call_run_hook, materialize_error
 from assetry.engine.interrupts import Stop, children, hard_stop, interrupt_error
 from assetry.engine.observing import observe_source
@@ -166,6 +166,7 @@ def materialize(
         # The lock is held to the end (no sweep takes this run's temporaries).
         with RunLock(lock_root, run.run_id):
             result = run.execute(executor, max_workers)
+        resume_collections()  # the run's hooks are user code, as a task is
         if result.interrupted_by is not None:  # recorded; now stop as Ctrl-C would have
             raise interrupt_error(run.stop, run.run_id)
         call_run_hook(on_finish, result, "on_finish")
@@ -379,6 +380,7 @@ class _Run:
 
     def _submit(self, pool: cf.Executor, step: StepKey, task: Task, *,
                 alone: bool = False) -> cf.Future[Outcome]:
+        resume_collections()  # the first task: user code, which may make garbage in bulk
         if self.reporter is not None:
             self.reporter.asset_started(label(step))
         self.states[step] = attrs.evolve(self.states[step], status=RUNNING, started_at=now())
