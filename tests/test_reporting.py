@@ -331,11 +331,35 @@ def test_plain_reporter_writes_many_records_at_once_in_one_flush() -> None:
     reporter = PlainReporter(out)
     reporter.run_started([f"raw_{i}" for i in range(5)])
     reporter.assets_finished([Record(f"raw_{i}", "observed", "up to date", None, 2) for i in range(5)])
+    reporter.asset_started("a")
     assert out.getvalue().splitlines() == [
         f"assetry: observed raw_{i} (up to date) 2 rows" for i in range(5)]
     assert out.flushes == 1
+
+
+def test_plain_reporter_holds_up_to_date_lines_until_another_line_a_start_or_the_end() -> None:
+    """Skips and unchanged sources are written together, in order, with the next line that
+    is not up to date, when an asset starts, or at the end: a no-op run of 1,000 assets
+    makes one write, not 1,000."""
+    out = _Counting()
+    reporter = PlainReporter(out)
+    reporter.run_started(["raw", "a", "b", "c", "d"])
+    reporter.assets_finished([Record("raw", "observed", "up to date", None, 2)])
     reporter.asset_finished(Record("a", "skipped", "up to date"))
-    assert out.getvalue().splitlines()[-1] == "assetry: skipped a (up to date)"
+    assert out.getvalue() == "" and out.flushes == 0
+    reporter.asset_finished(Record("b", "materialized", "code changed", 0.5, 3))
+    assert out.getvalue().splitlines() == [
+        "assetry: observed raw (up to date) 2 rows", "assetry: skipped a (up to date)",
+        "assetry: materialized b (code changed) 0.50s 3 rows"]
+    assert out.flushes == 1
+    reporter.asset_finished(Record("c", "skipped", "up to date"))
+    reporter.asset_started("d")  # c's line is out before d runs, however long d takes
+    assert out.getvalue().splitlines()[-1] == "assetry: skipped c (up to date)"
+    reporter.asset_finished(Record("d", "skipped", "up to date"))
+    reporter.run_finished(Result([], ["c", "d"], [], []))
+    lines = out.getvalue().splitlines()
+    assert lines[-2] == "assetry: skipped d (up to date)"
+    assert lines[-1].startswith("assetry: 0 materialized, 2 skipped")
 
 
 def test_rich_bar_counts_observed_sources_only_in_a_run_that_has_them() -> None:
