@@ -182,44 +182,40 @@ def test_garbage_made_during_a_run_is_collected(collector, tmp_path):
     assert gc.get_freeze_count() == 0
 
 
-def test_the_freeze_covers_building_the_graph(collector, tmp_path, monkeypatch):
-    """Building and expanding a graph of thousands of declarations allocates enough to set off
-    a pass over every module's objects: the freeze begins before it, with the run's call."""
+@pytest.fixture
+def while_building(monkeypatch):
+    """What the collector was like each time a run built its graph: (freeze count, enabled)."""
     from assetry.assets.graph import AssetGraph
 
-    frozen_while_building = []
+    seen: list[tuple[int, bool]] = []
     build = AssetGraph.build.__func__  # type: ignore[attr-defined]
 
     def watched(cls, objs):
-        frozen_while_building.append(gc.get_freeze_count())
+        seen.append((gc.get_freeze_count(), gc.isenabled()))
         return build(cls, objs)
 
     monkeypatch.setattr(AssetGraph, "build", classmethod(watched))
+    return seen
+
+
+def test_the_freeze_covers_building_the_graph(collector, tmp_path, while_building):
+    """Building and expanding a graph of thousands of declarations allocates enough to set off
+    a pass over every module's objects: the freeze begins before it, with the run's call."""
 
     @asset
     def one() -> dict:
         return {"n": 1}
 
     assert materialize([one], root=tmp_path / "data", executor="sync").materialized == ["one"]
-    assert frozen_while_building and frozen_while_building[0] > 0
+    assert while_building and while_building[0][0] > 0
     assert gc.get_freeze_count() == 0
 
 
 def test_the_collector_pauses_while_a_run_plans_and_passes_again_for_its_tasks(
-        collector, tmp_path, monkeypatch):
+        collector, tmp_path, while_building):
     """No pass while the graph is built and planned (objects by the thousand, no garbage);
     the first task, user code, runs with the collector on, and so do the run's hooks;
     after the run it is on and nothing is frozen."""
-    from assetry.assets.graph import AssetGraph
-
-    while_building = []
-    build = AssetGraph.build.__func__  # type: ignore[attr-defined]
-
-    def watched(cls, objs):
-        while_building.append(gc.isenabled())
-        return build(cls, objs)
-
-    monkeypatch.setattr(AssetGraph, "build", classmethod(watched))
     in_task, in_hook = [], []
 
     @asset
@@ -230,7 +226,7 @@ def test_the_collector_pauses_while_a_run_plans_and_passes_again_for_its_tasks(
     for executor in ("sync", "threads"):
         materialize([first], root=tmp_path / executor, executor=executor,
                     on_finish=lambda result: in_hook.append(gc.isenabled()))
-    assert while_building == [False, False]
+    assert [enabled for _, enabled in while_building] == [False, False]
     assert in_task == [True, True] and in_hook == [True, True]
     assert gc.isenabled() and gc.get_freeze_count() == 0
     materialize([first], root=tmp_path / "sync", executor="sync",  # a no-op run: no task
