@@ -184,12 +184,12 @@ class PlainReporter:
         """:meth:`asset_finished` of each record, their lines written at once (a no-op run's
         thousand unchanged sources: one write, not a thousand)."""
         lines: list[str] = []
-        fresh = True
+        fresh = True  # every line an up-to-date one: held (an asset's partitions all up to date)
         for record in records:
             self._records.append(record)
-            fresh = fresh and _fresh(record)
             for group in self._groups.add(record):
                 lines += self._lines(group)
+                fresh = fresh and all(_fresh(r) for r in group)
         self._write(lines, hold=fresh)
 
     def run_finished(self, result: Any) -> None:

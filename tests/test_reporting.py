@@ -362,6 +362,22 @@ def test_plain_reporter_holds_up_to_date_lines_until_another_line_a_start_or_the
     assert lines[-1].startswith("assetry: 0 materialized, 2 skipped")
 
 
+def test_plain_reporter_writes_a_partitioned_line_at_once_when_a_partition_ran() -> None:
+    """An asset's line is held only when all its partitions are up to date: its last
+    partition skipped after another ran still gives a line that is written at once."""
+    out = _Counting()
+    reporter = PlainReporter(out)
+    reporter.run_started(["d[1]", "d[2]", "e[1]", "e[2]"])
+    reporter.asset_finished(Record("d", "materialized", "code changed", 0.5, 3, partition="1"))
+    reporter.asset_finished(Record("d", "skipped", "up to date", None, 3, partition="2"))
+    line = ("assetry: materialized d[1, 2] (2) (1 materialized: code changed; 1 skipped: "
+            "up to date) 0.50s 6 rows")
+    assert out.getvalue().splitlines() == [line]
+    reporter.asset_finished(Record("e", "skipped", "up to date", None, 1, partition="1"))
+    reporter.asset_finished(Record("e", "skipped", "up to date", None, 1, partition="2"))
+    assert out.flushes == 1  # e's line, every partition up to date, is held
+
+
 def test_rich_bar_counts_observed_sources_only_in_a_run_that_has_them() -> None:
     """A run without sources shows no ``0 observed`` on its bar."""
     out = _Tty()
