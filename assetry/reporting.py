@@ -189,12 +189,11 @@ class PlainReporter:
             self._records.append(record)
             for group in self._groups.add(record):
                 lines += self._lines(group)
-                fresh = fresh and all(_fresh(r) for r in group)
+                fresh = fresh and _up_to_date(group)
         self._write(lines, hold=fresh)
 
     def run_finished(self, result: Any) -> None:
-        """Write what is left, where tracebacks are, and the closing count."""
-        self._write([])
+        """Write what is left (the held lines first), where tracebacks are, and the closing count."""
         for group in self._groups.rest():
             self._show(group)
         if not self.verbose:
@@ -351,7 +350,7 @@ class RichReporter:
 
         shown = self._rows
         if len(shown) > _FULL_TABLE_ROWS:
-            shown = [g for g in shown if not all(_fresh(r) for r in g)]
+            shown = [g for g in shown if not _up_to_date(g)]
         table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("asset")
         table.add_column("status")
@@ -378,10 +377,12 @@ class RichReporter:
         return table, f"and {counts} (up to date)"
 
 
-def _fresh(record: Any) -> bool:
-    """Whether a record says its step is up to date: skipped, or a source observed unchanged
-    (a big run's table folds these into its caption: a thousand sources, a thousand rows)."""
-    return record.status == "skipped" or (record.status == "observed" and record.reason == "up to date")
+def _up_to_date(group: Sequence[Any]) -> bool:
+    """Whether every record of a group says its step is up to date: skipped, or a source
+    observed unchanged (a big run's table folds these into one line, and plain output
+    holds their lines: a thousand sources, a thousand rows)."""
+    return all(r.status == "skipped" or (r.status == "observed" and r.reason == "up to date")
+               for r in group)
 
 
 def make_reporter(stream: IO[str] | None = None, *, verbose: bool = False,

@@ -21,10 +21,11 @@ task (user code that may make garbage in bulk), or until the block ends:
 planning a graph and importing its module make objects by the thousand and
 almost no garbage, and the passes over them (a pass every 700 allocations)
 were 2 to 8% of a no-op run of 1,000 assets (the more with 1,000 sources
-beside them) and 10 ms of importing such a module. What the pause made is frozen too when it ends, so no
-pass walks it before the block's end; garbage in reference cycles made
-meanwhile (an observe= function's, an import's) is freed at the first full pass
-after the block, bounded by what planning or an import makes.
+beside them) and 10 ms of importing such a module. What the pause made is
+frozen too when it ends, so no pass walks it before the block's end; garbage
+in reference cycles made meanwhile (an observe= function's, an import's) is
+freed at the first full pass after the block, bounded by what planning or an
+import makes.
 """
 
 from __future__ import annotations

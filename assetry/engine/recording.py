@@ -66,9 +66,12 @@ def edge_changes(names: Iterable[str], edges: list[tuple[str, str]],
     return gone, [e for e in dict.fromkeys(edges) if e not in have]
 
 
-def _write_edges(names: list[str], edges: list[tuple[str, str]], con: Any) -> None:
-    """Make ``dependencies`` hold ``edges`` for the assets ``names``, writing only what changed."""
-    gone, new = edge_changes(names, edges, read_edges(con))
+def _write_edges(names: list[str], edges: list[tuple[str, str]], held: list[tuple[str, str]],
+                 con: Any) -> None:
+    """Make ``dependencies``, which held the rows ``held`` when the run opened it, hold
+    ``edges`` for the assets ``names``, writing only what changed (no other run writes
+    the catalog while this one holds its run lock: the rows need not be read again)."""
+    gone, new = edge_changes(names, edges, held)
     if gone:
         con.execute("DELETE FROM dependencies WHERE (asset, upstream) IN "
                     "(SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))",
@@ -95,8 +98,8 @@ class Recorder:
 
         ``held_edges`` are the rows of ``dependencies`` as the run read them
         (:func:`read_edges`, before its writer started): when they are the graph's
-        edges, as at every run of an unchanged graph, nothing is written or read
-        again in the writer's thread.
+        edges, as at every run of an unchanged graph, nothing is written; else the
+        writer's thread writes the difference, without reading them again.
         """
         self._run_row = {
             "run_id": self.run_id, "started_at": now(), "status": "running",
@@ -107,10 +110,10 @@ class Recorder:
         edges = [(name, up) for name in graph.specs for up in graph.upstream[name]]
         if edge_changes(graph.specs, edges, held_edges) == ([], []):
             return
-        # Read and written in the writer's thread, only what changed: a graph of a thousand
-        # sources has a thousand edges, and deleting and inserting them all again cost a
-        # no-op run more than observing the sources.
-        self.writer.call(functools.partial(_write_edges, list(graph.specs), edges))
+        # Written in the writer's thread, only what changed: a graph of a thousand sources
+        # has a thousand edges, and deleting and inserting them all again cost a no-op run
+        # more than observing the sources.
+        self.writer.call(functools.partial(_write_edges, list(graph.specs), edges, held_edges))
 
     def finish(self, result: Any) -> None:
         """Close the ``runs`` row with the counts; a run stopped by a signal is ``interrupted``."""
